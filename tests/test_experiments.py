@@ -1,0 +1,65 @@
+"""The baselines chapter's experiment, the command line and the benchmark, on tiny budgets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tsimb.baselines import Budget
+from tsimb.experiments import baselines as experiment
+from tsimb.experiments.runner import SkipRun, config_key
+from tsimb.imbalance import Imbalance
+
+
+def test_grid_covers_every_combination_once():
+    s = experiment.SETTINGS["quick"]
+    grid = experiment.configs(s)
+    main = len(s.datasets) * len(s.imbalances) * len(s.models) * len(s.methods) * len(s.seeds)
+    reference = len(s.datasets) * len(s.models) * len(s.seeds)
+    assert len(grid) == main + reference
+    assert len({config_key(c) for c in grid}) == len(grid)
+    assert {c["imbalance"] for c in grid} == {"none"} | {i.kind for i in s.imbalances}
+
+
+def test_profiles_share_code_and_differ_in_settings():
+    quick, full = experiment.SETTINGS["quick"], experiment.SETTINGS["full"]
+    assert set(quick.__dataclass_fields__) == set(full.__dataclass_fields__)
+    assert full.budget.epochs > quick.budget.epochs and len(full.seeds) > len(quick.seeds)
+
+
+def test_run_one_evaluates_on_the_untouched_test_split():
+    config = experiment._config("ItalyPowerDemand", Imbalance("step", 10), "cnn", "class-weights", 0,
+                                Budget(epochs=1, batch_size=16))
+    metrics = experiment.run_one(config)
+    assert 0 <= metrics["balanced_accuracy"] <= 1
+    assert {"majority_accuracy", "minority_accuracy", "macro_f1", "recall_0", "recall_1"} <= set(metrics)
+
+
+def test_smote_on_a_one_series_class_is_skipped_not_crashed():
+    # BasicMotions has 10 series per class: step-10 leaves one, too few for SMOTE
+    config = experiment._config("BasicMotions", Imbalance("step", 10), "cnn", "smote", 0, Budget(epochs=1))
+    with pytest.raises(SkipRun, match="only 1 training series"):
+        experiment.run_one(config)
+
+
+def test_cli_datasets_lists_bundled_and_downloads(capsys):
+    from tsimb.cli import main
+
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "GunPoint" in out and "Trace" in out and "needs a download" in out
+
+
+def test_cli_rejects_unknown_chapter():
+    from tsimb.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["run", "no-such-chapter"])
+
+
+def test_benchmark_reports_both_loops():
+    from tsimb.bench import benchmark
+
+    result = benchmark(n=16, length=16, epochs=1, batch_size=8, repeats=1)
+    assert result["fit_samples_per_s"] > 0 and result["bare_samples_per_s"] > 0
+    assert np.isclose(result["fit_over_bare"], result["fit_samples_per_s"] / result["bare_samples_per_s"])

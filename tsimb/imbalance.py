@@ -1,0 +1,221 @@
+"""Imbalance protocols: seeded, exact subsampling of a *training* split.
+
+Each protocol returns the indices of the series to keep, so it can be applied to any
+array aligned with the labels; :meth:`Imbalance.apply` does it on a :class:`Dataset`.
+The test split is never touched: papers evaluate on the published, (near) balanced
+test sets. Explained in the book's *Introduction*, section "Imbalance protocols".
+
+Protocols:
+
+* ``step`` (Wang 2023, dissertation ch. 4 sec. 4.4.1 and ch. 5 sec. 5.4.1, after
+  Buda et al. 2018): the first half of the classes (by label) keep ``n`` series each,
+  the last ``floor(K/2)`` classes keep ``max(1, round(n / ratio))``, where ``n`` is the
+  smallest class count, so all majority classes and all minority classes are equal.
+* ``exp`` (same chapters, after Cui et al. 2019): class ``i`` keeps
+  ``max(1, round(n * ratio ** (-i / (K - 1))))`` series, ``n_i = n tau^i`` with
+  ``tau = ratio ** (-1 / (K - 1))``, so the first class keeps ``n`` and the last ``n / ratio``.
+* ``drop`` (IB-GAN paper, sec. 3.1): a seeded random half of the classes lose
+  ``fraction`` (default 75%) of their series; each keeps ``max(1, round(n_c (1 - fraction)))``.
+* ``binary`` (dissertation ch. 2 sec. 2.4.1, GL-GAN): two classes, relabelled 0
+  (majority, all its series) and 1 (minority, ``max(1, round(ratio * n_majority))``
+  series), ``ratio`` being the minority ratio ``r``.
+
+``ratio`` means the imbalance ratio ``K = n_max / n_min`` for ``step`` and ``exp``,
+the dropped fraction for ``drop``, and the minority ratio ``r`` for ``binary``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+
+from .data import Dataset
+
+Kind = Literal["none", "step", "exp", "drop", "binary"]
+
+
+def _check_labels(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1 or y.size == 0 or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+        raise ValueError("labels must be a non-empty vector of integers 0..K-1")
+    return y
+
+
+def _take(y: np.ndarray, keep: dict[int, int], rng: np.random.Generator) -> np.ndarray:
+    """For each class ``c`` a seeded random choice of ``keep[c]`` of its indices, sorted."""
+    chosen = []
+    for c, k in keep.items():
+        members = np.flatnonzero(y == c)
+        if k > members.size:
+            raise ValueError(f"class {c} has {members.size} series, cannot keep {k}")
+        chosen.append(rng.choice(members, size=k, replace=False))
+    return np.sort(np.concatenate(chosen)) if chosen else np.empty(0, dtype=np.int64)
+
+
+def step_counts(n: int, n_classes: int, ratio: float) -> np.ndarray:
+    """Per-class counts of step imbalance: ``n`` for the first ceil(K/2) classes, ``n/ratio`` after."""
+    n_minority = n_classes // 2
+    counts = np.full(n_classes, n, dtype=np.int64)
+    counts[n_classes - n_minority:] = max(1, int(round(n / ratio)))
+    return counts
+
+
+def exp_counts(n: int, n_classes: int, ratio: float) -> np.ndarray:
+    """Per-class counts of exponential imbalance: ``n * ratio ** (-i / (K-1))`` for class ``i``."""
+    if n_classes == 1:
+        return np.array([n], dtype=np.int64)
+    i = np.arange(n_classes)
+    return np.maximum(1, np.round(n * float(ratio) ** (-i / (n_classes - 1)))).astype(np.int64)
+
+
+def _ratio_protocol(y: np.ndarray, ratio: float, seed: int, counts_of) -> np.ndarray:
+    """Indices giving class ``c`` the count ``counts_of(n, K, ratio)[c]``, ``n`` the smallest class."""
+    y = _check_labels(y)
+    if ratio < 1:
+        raise ValueError(f"imbalance ratio must be >= 1, got {ratio}")
+    counts = np.bincount(y)
+    targets = counts_of(int(counts.min()), counts.size, ratio)
+    return _take(y, dict(enumerate(targets.tolist())), np.random.default_rng(seed))
+
+
+def step_imbalance(y: np.ndarray, ratio: float, seed: int = 0) -> np.ndarray:
+    """Indices for step imbalance with ratio ``K`` (see module docstring)."""
+    return _ratio_protocol(y, ratio, seed, step_counts)
+
+
+def exponential_imbalance(y: np.ndarray, ratio: float, seed: int = 0) -> np.ndarray:
+    """Indices for exponential imbalance with ratio ``K`` (see module docstring)."""
+    return _ratio_protocol(y, ratio, seed, exp_counts)
+
+
+def drop_half_of_classes(y: np.ndarray, fraction: float = 0.75, seed: int = 0) -> np.ndarray:
+    """Indices after dropping ``fraction`` of the series of a random half of the classes.
+
+    IB-GAN paper, sec. 3.1: "randomly dropping 75% of half of the classes". The half is
+    ``floor(K/2)`` classes chosen with ``seed``; the other classes keep every series.
+    """
+    y = _check_labels(y)
+    if not 0 <= fraction < 1:
+        raise ValueError(f"fraction to drop must be in [0, 1), got {fraction}")
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(y)
+    dropped = rng.choice(counts.size, size=counts.size // 2, replace=False)
+    keep = {c: int(n) for c, n in enumerate(counts)}
+    for c in dropped:
+        keep[int(c)] = max(1, int(round(counts[c] * (1 - fraction))))
+    return _take(y, keep, rng)
+
+
+def binary_pair(
+    y: np.ndarray, ratio: float, classes: tuple[int, int] | None = None, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and new 0/1 labels for a binary majority/minority pair with minority ratio ``r``.
+
+    Dissertation ch. 2 sec. 2.4.1: "randomly choose one class as majority class and
+    another one as minority class", then keep ``r`` minority series per majority series.
+    ``classes=(majority, minority)`` fixes the pair; otherwise ``seed`` draws it.
+    """
+    y = _check_labels(y)
+    if not 0 < ratio <= 1:
+        raise ValueError(f"minority ratio r must be in (0, 1], got {ratio}")
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(y)
+    if classes is None:
+        present = np.flatnonzero(counts > 0)
+        if present.size < 2:
+            raise ValueError("binary_pair needs at least two classes")
+        majority, minority = (int(c) for c in rng.choice(present, size=2, replace=False))
+    else:
+        majority, minority = classes
+        if majority == minority:
+            raise ValueError("majority and minority classes must differ")
+    n_major = int(counts[majority])
+    index = _take(y, {majority: n_major, minority: max(1, int(round(ratio * n_major)))}, rng)
+    return index, (y[index] == minority).astype(np.int64)
+
+
+def match_classes(test: Dataset, train: Dataset) -> Dataset:
+    """The series of ``test`` whose class occurs in ``train``, relabelled with ``train``'s labels.
+
+    Needed after :func:`binary_pair`, whose training set keeps two classes relabelled
+    0/1: the test split must be restricted to the same pair (dissertation ch. 2).
+    """
+    lookup = {name: k for k, name in enumerate(train.class_names)}
+    names = [test.class_names[k] for k in test.y]
+    keep = np.array([n in lookup for n in names])
+    if not keep.any():
+        raise ValueError(f"no test series belongs to the training classes {train.class_names}")
+    labels = np.array([lookup[n] for n, k in zip(names, keep) if k], dtype=np.int64)
+    return Dataset(test.name, test.split, test.X[keep], labels, train.class_names, test.source)
+
+
+def class_halves(counts: np.ndarray) -> tuple[list[int], list[int]]:
+    """Split classes into the majority ("well-represented") and minority
+    ("under-represented") halves by training count.
+
+    Classes are ordered by count, most frequent first (ties by label); the first
+    ``ceil(K/2)`` are the majority half. The dissertation (ch. 4 sec. 4.4.1 and ch. 5
+    sec. 5.4.1) and IB-GAN report accuracy on each half.
+    """
+    counts = np.asarray(counts)
+    order = sorted(range(counts.size), key=lambda c: (-counts[c], c))
+    n_major = counts.size - counts.size // 2
+    return sorted(order[:n_major]), sorted(order[n_major:])
+
+
+@dataclass(frozen=True)
+class Imbalance:
+    """A protocol and its parameter, hashable and serialisable (used in cache keys).
+
+    ``Imbalance("step", 10)`` is the dissertation's "Step-10"; ``Imbalance("none")``
+    keeps the split as published.
+    """
+
+    kind: Kind = "none"
+    ratio: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("none", "step", "exp", "drop", "binary"):
+            raise ValueError(f"unknown imbalance protocol {self.kind!r}; use none, step, exp, drop or binary")
+        if self.ratio is None:  # defaults where the papers fix one; step/exp/binary must say
+            if self.kind not in ("none", "drop"):
+                raise ValueError(f"the {self.kind} protocol needs a ratio")
+            object.__setattr__(self, "ratio", 1.0 if self.kind == "none" else 0.75)
+        ratio = float(self.ratio)
+        valid = {"none": ratio == 1, "step": ratio >= 1, "exp": ratio >= 1,
+                 "drop": 0 <= ratio < 1, "binary": 0 < ratio <= 1}[self.kind]
+        if not valid:
+            need = {"none": "1", "step": ">= 1", "exp": ">= 1", "drop": "in [0, 1)", "binary": "in (0, 1]"}
+            raise ValueError(f"{self.kind} imbalance needs a ratio {need[self.kind]}, got {ratio}")
+
+    @property
+    def label(self) -> str:
+        return "balanced" if self.kind == "none" else f"{self.kind}-{self.ratio:g}"
+
+    def indices(self, y: np.ndarray, seed: int = 0) -> np.ndarray:
+        """Indices to keep (for ``binary`` the labels change too: use :meth:`apply`)."""
+        if self.kind == "none":
+            return np.arange(len(y))
+        if self.kind == "step":
+            return step_imbalance(y, self.ratio, seed)
+        if self.kind == "exp":
+            return exponential_imbalance(y, self.ratio, seed)
+        if self.kind == "drop":
+            return drop_half_of_classes(y, self.ratio, seed)
+        return binary_pair(y, self.ratio, seed=seed)[0]
+
+    def apply(self, train: Dataset, seed: int = 0) -> Dataset:
+        """The imbalanced training set. Never call it on a test split."""
+        if train.split != "train":
+            raise ValueError("imbalance protocols apply to the training split only")
+        if self.kind != "binary":
+            return train.subset(self.indices(train.y, seed))
+        index, labels = binary_pair(train.y, self.ratio, seed=seed)
+        old = np.unique(train.y[index][labels == 0])[0], np.unique(train.y[index][labels == 1])[0]
+        names = (train.class_names[old[0]], train.class_names[old[1]])
+        return Dataset(train.name, "train", train.X[index], labels, names, train.source)
+
+    def as_dict(self) -> dict:
+        return asdict(self)

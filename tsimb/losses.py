@@ -1,0 +1,120 @@
+"""Losses and class weights for imbalanced classification.
+
+Every loss here maps ``(logits, targets, class_weight)`` to a vector of per-sample
+losses; :func:`tsimb.training.fit` combines it with class and sample weights, so one
+convention holds for all of them: a weighted mean ``sum(w_i l_i) / sum(w_i)`` (the same
+as PyTorch's ``cross_entropy(weight=...)``). Explained in the book's chapter
+*Baselines*, section "Losses".
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class PerSampleLoss(Protocol):
+    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor: ...
+
+
+class CrossEntropy(nn.Module):
+    """Plain cross entropy, per sample."""
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, targets, reduction="none")
+
+
+class FocalLoss(nn.Module):
+    """Focal loss, ``FL(p_t) = -(1 - p_t)^gamma log(p_t)`` (Lin et al. 2017, eq. 4), per sample.
+
+    ``gamma = 0`` is cross entropy.
+    """
+
+    def __init__(self, gamma: float = 2.0) -> None:
+        super().__init__()
+        if gamma < 0:
+            raise ValueError(f"focal gamma must be >= 0, got {gamma}")
+        self.gamma = gamma
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        log_p = F.log_softmax(logits, dim=1).gather(1, targets[:, None]).squeeze(1)
+        return -((1 - log_p.exp()) ** self.gamma) * log_p
+
+
+class LDAMLoss(nn.Module):
+    """Label-distribution-aware margin loss (Cao et al. 2019, sec. 3.2), per sample.
+
+    The true class's logit is lowered by a margin ``Delta_j = C / n_j^{1/4}`` before a
+    scaled softmax cross entropy, ``-log softmax(s * (z - Delta_y 1_y))_y``; ``C`` is set
+    so the largest margin equals ``max_margin``. The margins live in a buffer, so the
+    loss moves with ``.to(device)``.
+    """
+
+    margins: torch.Tensor
+
+    def __init__(self, class_counts: np.ndarray | list[int], max_margin: float = 0.5, scale: float = 30.0) -> None:
+        super().__init__()
+        counts = np.asarray(class_counts, dtype=np.float64)
+        if (counts <= 0).any():
+            raise ValueError("LDAM needs a positive count for every class")
+        margins = 1.0 / counts**0.25
+        self.register_buffer("margins", torch.as_tensor(margins * (max_margin / margins.max()), dtype=torch.float32))
+        self.scale = scale
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        shifted = logits - F.one_hot(targets, logits.shape[1]).to(logits.dtype) * self.margins[targets][:, None]
+        return F.cross_entropy(self.scale * shifted, targets, reduction="none")
+
+
+def inverse_frequency_weights(class_counts: np.ndarray | list[int]) -> np.ndarray:
+    """``w_c = n / (K n_c)``, scikit-learn's ``class_weight="balanced"`` rule (mean weight 1
+    over samples)."""
+    counts = np.asarray(class_counts, dtype=np.float64)
+    if (counts <= 0).any():
+        raise ValueError("every class needs at least one training series")
+    return counts.sum() / (counts.size * counts)
+
+
+def class_balanced_weights(class_counts: np.ndarray | list[int], beta: float = 0.9999) -> np.ndarray:
+    """Class-balanced weights from the effective number of samples (Cui et al. 2019,
+    sec. 3): ``E_n = (1 - beta^n) / (1 - beta)``, ``w_c ∝ 1 / E_{n_c}``, normalised to sum to K."""
+    counts = np.asarray(class_counts, dtype=np.float64)
+    if not 0 <= beta < 1:
+        raise ValueError(f"beta must be in [0, 1), got {beta}")
+    if (counts <= 0).any():
+        raise ValueError("every class needs at least one training series")
+    weights = (1.0 - beta) / (1.0 - beta**counts)
+    return weights * counts.size / weights.sum()
+
+
+class DeferredReweighting:
+    """Deferred re-weighting (DRW; Cao et al. 2019, sec. 3.3, Algorithm 1): no class weights
+    before ``start_epoch``, then ``weights`` (by default class-balanced, beta 0.9999)."""
+
+    def __init__(self, weights: np.ndarray, start_epoch: int) -> None:
+        if start_epoch < 0:
+            raise ValueError("start_epoch must be >= 0")
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.start_epoch = start_epoch
+
+    def __call__(self, epoch: int) -> np.ndarray | None:
+        return self.weights if epoch >= self.start_epoch else None
+
+
+def make_loss(name: str, class_counts: np.ndarray | None = None, **kwargs) -> nn.Module:
+    """A per-sample loss by name: ``ce``, ``focal`` (``gamma``) or ``ldam`` (needs
+    ``class_counts``; ``max_margin``, ``scale``)."""
+    key = name.lower()
+    if key == "ce":
+        return CrossEntropy()
+    if key == "focal":
+        return FocalLoss(**kwargs)
+    if key == "ldam":
+        if class_counts is None:
+            raise ValueError("the LDAM loss needs the training class counts")
+        return LDAMLoss(class_counts, **kwargs)
+    raise ValueError(f"unknown loss {name!r}; choose ce, focal or ldam")
