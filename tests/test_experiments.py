@@ -14,11 +14,18 @@ from tsimb.imbalance import Imbalance
 def test_grid_covers_every_combination_once():
     s = experiment.SETTINGS["quick"]
     grid = experiment.configs(s)
-    main = len(s.datasets) * len(s.imbalances) * len(s.models) * len(s.methods) * len(s.seeds)
+    settings = sum(len(experiment.distinct_protocols(d, s.imbalances)) for d in s.datasets)
+    main = settings * len(s.models) * len(s.methods) * len(s.seeds)
     reference = len(s.datasets) * len(s.models) * len(s.seeds)
     assert len(grid) == main + reference
     assert len({config_key(c) for c in grid}) == len(grid)
     assert {c["imbalance"] for c in grid} == {"none"} | {i.kind for i in s.imbalances}
+
+
+def test_exponential_equals_step_for_two_classes_and_is_dropped():
+    step, exp = Imbalance("step", 10), Imbalance("exp", 10)
+    assert experiment.distinct_protocols("ItalyPowerDemand", (step, exp)) == [step]
+    assert experiment.distinct_protocols("JapaneseVowels", (step, exp)) == [step, exp]
 
 
 def test_profiles_share_code_and_differ_in_settings():

@@ -47,10 +47,11 @@ def plot_class_counts(counts: pd.DataFrame, x: str = "class", hue: str = "protoc
 
 def plot_per_class_metric(table: pd.DataFrame, hue: str = "method", col: str | None = None,
                           prefix: str = "recall_") -> sns.FacetGrid:
-    """Bars of a per-class metric (``recall_<k>`` rows of a tidy table), averaged over seeds."""
+    """Bars of a per-class metric (``recall_<k>`` rows of a tidy table): mean over seeds,
+    with the range over seeds as error bars."""
     rows = table[table["metric"].str.startswith(prefix)].copy()
     rows["class"] = rows["metric"].str.removeprefix(prefix).astype(int)
-    grid = sns.catplot(data=rows, x="class", y="value", hue=hue, col=col, kind="bar", errorbar="sd",
+    grid = sns.catplot(data=rows, x="class", y="value", hue=hue, col=col, kind="bar", errorbar=("pi", 100),
                        height=3, aspect=1.5, sharex=False)
     grid.set_axis_labels("class (label)", prefix.rstrip("_"))
     return grid

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from ..baselines import METHODS, Budget, train_baseline
@@ -44,7 +45,7 @@ SETTINGS = {
         models=("resnet", "fcn"),
         methods=METHODS,
         imbalances=(Imbalance("step", 10), Imbalance("exp", 10)),
-        seeds=(0, 1),
+        seeds=(0, 1, 2),
         budget=Budget(epochs=30, batch_size=16, lr=1e-3),
         sweep_dataset="ItalyPowerDemand",
         sweep_model="resnet",
@@ -95,17 +96,31 @@ def _config(dataset: str, imbalance: Imbalance, model: str, method: str, seed: i
                 ratio=float(imbalance.ratio), model=model, method=method, seed=seed, budget=asdict(budget))
 
 
+def distinct_protocols(dataset: str, imbalances: tuple[Imbalance, ...]) -> list[Imbalance]:
+    """The protocols that give ``dataset`` different class counts; e.g. with two classes
+    exponential imbalance is step imbalance, so only the first of the two is kept."""
+    y = _splits(dataset)[0].y
+    kept, seen = [], set()
+    for imbalance in imbalances:
+        counts = tuple(np.bincount(y[imbalance.indices(y)], minlength=int(y.max()) + 1).tolist())
+        if counts not in seen:
+            seen.add(counts)
+            kept.append(imbalance)
+    return kept
+
+
 def configs(settings: BaselineSettings) -> list[dict]:
-    """Every (data set, protocol, model, method, seed), plus the reference of each data set
-    and model trained on the published, unsubsampled training split without correction."""
+    """Every (data set, distinct protocol, model, method, seed), plus the reference of each
+    data set and model trained on the published, unsubsampled training split without
+    correction."""
     reference = [
         _config(d, Imbalance("none"), model, "none", seed, settings.budget)
         for d in settings.datasets for model in settings.models for seed in settings.seeds
     ]
     return reference + [
         _config(d, imb, model, method, seed, settings.budget)
-        for d in settings.datasets for imb in settings.imbalances for model in settings.models
-        for method in settings.methods for seed in settings.seeds
+        for d in settings.datasets for imb in distinct_protocols(d, settings.imbalances)
+        for model in settings.models for method in settings.methods for seed in settings.seeds
     ]
 
 

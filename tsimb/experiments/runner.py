@@ -105,7 +105,7 @@ def summarise(table: pd.DataFrame, by: list[str], metrics: Iterable[str] | None 
     return out
 
 
-def format_summary(summary: pd.DataFrame, index: list[str], columns: str = "metric",
+def format_summary(summary: pd.DataFrame, index: list[str], columns: str | list[str] = "metric",
                    digits: int = 3, scale: float = 1.0) -> pd.DataFrame:
     """A wide table of ``mean ± std`` strings (``scale=100`` for percentages)."""
     text = summary.assign(
