@@ -70,3 +70,23 @@ def test_benchmark_reports_both_loops():
     result = benchmark(n=16, length=16, epochs=1, batch_size=8, repeats=1)
     assert result["fit_samples_per_s"] > 0 and result["bare_samples_per_s"] > 0
     assert np.isclose(result["fit_over_bare"], result["fit_samples_per_s"] / result["bare_samples_per_s"])
+
+
+def test_cli_run_writes_the_tidy_table(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from tsimb.cli import main
+
+    tiny = experiment.BaselineSettings(
+        datasets=("ItalyPowerDemand",), models=("cnn",), methods=("none", "smote"),
+        imbalances=(Imbalance("step", 10),), seeds=(0,), budget=Budget(epochs=1),
+        sweep_dataset="ItalyPowerDemand", sweep_model="cnn", sweep_methods=("none",), sweep_ratios=(1,),
+    )
+    monkeypatch.setitem(experiment.SETTINGS, "quick", tiny)
+    monkeypatch.delenv("TSIMB_PROFILE", raising=False)
+    out = tmp_path / "table.csv"
+    assert main(["run", "baselines", "--out", str(out), "--cache", str(tmp_path / "runs")]) == 0
+    table = pd.read_csv(out)
+    assert set(table["method"]) == {"none", "smote"}
+    assert set(table["protocol"]) == {"balanced", "step-10"}
+    assert {"dataset", "model", "seed", "metric", "value"} <= set(table.columns)

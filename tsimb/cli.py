@@ -24,14 +24,15 @@ def _datasets(_: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .experiments import baselines
+    from .experiments import baselines, resolve_profile
     from .experiments.runner import RunCache
 
     modules = {"baselines": baselines}
     module = modules[args.chapter]
+    profile = resolve_profile(args.profile)
     cache = RunCache(args.cache) if args.cache else RunCache()
-    table = module.run(args.profile, cache=cache, progress=True)
-    out = Path(args.out or f"{args.chapter}-{args.profile or 'quick'}.csv")
+    table = module.run(profile, cache=cache, progress=True)
+    out = Path(args.out or f"{args.chapter}-{profile}.csv")
     table.to_csv(out, index=False)
     print(f"wrote {len(table)} rows to {out}")
     return 0

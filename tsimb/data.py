@@ -269,7 +269,7 @@ def load_dataset(
         longest = max(s.shape[-1] for part, _ in raw.values() for s in part)
         X = resample_to_length(X_raw, longest)
     else:
-        X = np.asarray(X_raw, dtype=np.float32)
+        X = np.array(X_raw, dtype=np.float32)  # a copy: the raw splits are cached
     all_labels = np.concatenate([np.asarray(raw["train"][1]).astype(str), np.asarray(raw["test"][1]).astype(str)])
     _, class_names = encode_labels(all_labels)
     lookup = {n: i for i, n in enumerate(class_names)}
