@@ -10,6 +10,7 @@ Where things live (each module's docstring names the papers and book chapters):
 * :mod:`tsimb.resampling`: SMOTE, ADASYN, Borderline-SMOTE on series.
 * :mod:`tsimb.baselines`: the classic corrections as named recipes.
 * :mod:`tsimb.metrics`: balanced accuracy, F1, MCC, PR-AUC, G-mean, per-half accuracy.
+* :mod:`tsimb.attacks`: FGSM, BIM and PGD under L-infinity and L2; robust accuracy.
 * :mod:`tsimb.experiments`: profiles, the cached tidy runner, each chapter's experiment.
 * :mod:`tsimb.plots`: the book's figures.
 """

@@ -1,0 +1,192 @@
+"""Gradient attacks on time-series classifiers: FGSM, BIM and PGD under L-infinity and L2.
+
+* FGSM: Goodfellow, Shlens, Szegedy (2015), ``x' = x + eps * sign(grad_x L)``.
+* BIM: Kurakin, Goodfellow, Bengio (2017): FGSM steps of size ``alpha``, each followed by
+  projection onto the eps-ball around ``x``.
+* PGD: Madry et al. (2018): BIM started from a random point of the eps-ball.
+
+Time series here are z-normalised, not images in [0, 1], so nothing is clipped unless
+the caller passes ``bounds`` (per-channel physical limits); torchattacks and DeepRobust
+clamp to [0, 1] and would destroy such input. Fawaz et al. (2019, "Adversarial attacks
+on deep neural networks for time series classification") attack FCN/ResNet with the
+settings in :data:`FAWAZ_FGSM` and :data:`FAWAZ_BIM`, the baseline of the ODE-guided
+augmentation paper (Sarkar et al., sec. IV).
+
+Every attack works on a batch ``(n, channels, length)`` at once, attacks the true labels
+by default (``labels="pred"`` attacks the model's own predictions, as Fawaz et al. did
+with cleverhans), and runs the model in evaluation mode, restoring its mode afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import validate_series
+from .models import Classifier
+
+Norm = Literal["linf", "l2"]
+Bounds = tuple[float | torch.Tensor | np.ndarray, float | torch.Tensor | np.ndarray] | None
+
+
+@dataclass(frozen=True)
+class Attack:
+    """An attack's settings; :meth:`__call__` perturbs a batch.
+
+    Attributes:
+        eps: radius of the perturbation ball (L-infinity or L2 per series).
+        step: step size ``alpha``; FGSM uses ``eps``.
+        steps: number of steps (1 for FGSM).
+        norm: ``"linf"`` or ``"l2"``.
+        random_start: start from a uniformly random point of the ball (PGD).
+        labels: ``"true"`` attacks the given labels, ``"pred"`` the model's predictions.
+    """
+
+    eps: float = 0.1
+    step: float | None = None
+    steps: int = 1
+    norm: Norm = "linf"
+    random_start: bool = False
+    labels: Literal["true", "pred"] = "true"
+
+    def __post_init__(self) -> None:
+        if self.eps < 0 or self.steps < 1 or (self.step is not None and self.step <= 0):
+            raise ValueError("need eps >= 0, steps >= 1 and a positive step")
+        if self.norm not in ("linf", "l2"):
+            raise ValueError(f"norm must be 'linf' or 'l2', got {self.norm!r}")
+        if self.labels not in ("true", "pred"):
+            raise ValueError(f"labels must be 'true' or 'pred', got {self.labels!r}")
+
+    @property
+    def name(self) -> str:
+        kind = "FGSM" if self.steps == 1 and not self.random_start else ("PGD" if self.random_start else "BIM")
+        return f"{kind}-{self.norm}-{self.eps:g}"
+
+    def __call__(self, model: Classifier, x: torch.Tensor, y: torch.Tensor | None = None,
+                 bounds: Bounds = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        return perturb(model, x, y, self, bounds, generator)
+
+
+def fgsm(eps: float = 0.1, norm: Norm = "linf", labels: Literal["true", "pred"] = "true") -> Attack:
+    """Fast gradient sign method (one step of size ``eps``; for L2 the normalised gradient)."""
+    return Attack(eps=eps, step=eps, steps=1, norm=norm, labels=labels)
+
+
+def bim(eps: float = 0.1, step: float = 0.05, steps: int = 10, norm: Norm = "linf",
+        labels: Literal["true", "pred"] = "true") -> Attack:
+    """Basic iterative method: ``steps`` steps of size ``step``, projected onto the eps-ball."""
+    return Attack(eps=eps, step=step, steps=steps, norm=norm, labels=labels)
+
+
+def pgd(eps: float = 0.1, step: float = 0.01, steps: int = 20, norm: Norm = "linf",
+        labels: Literal["true", "pred"] = "true") -> Attack:
+    """Projected gradient descent: BIM from a random start inside the eps-ball."""
+    return Attack(eps=eps, step=step, steps=steps, norm=norm, random_start=True, labels=labels)
+
+
+FAWAZ_FGSM = fgsm(eps=0.1)
+"""Fawaz et al. (2019)'s FGSM: eps 0.1, no clipping."""
+FAWAZ_BIM = bim(eps=0.1, step=0.05, steps=10)
+"""Fawaz et al. (2019)'s BIM: eps 0.1, step 0.05, 10 iterations, projected, no clipping."""
+
+
+def _per_series_norm(t: torch.Tensor) -> torch.Tensor:
+    return t.flatten(1).norm(dim=1).view(-1, *([1] * (t.dim() - 1)))
+
+
+def _project(delta: torch.Tensor, eps: float, norm: Norm) -> torch.Tensor:
+    if norm == "linf":
+        return delta.clamp(-eps, eps)
+    return delta * (eps / _per_series_norm(delta).clamp_min(1e-12)).clamp(max=1.0)
+
+
+def _as_channel_tensor(value, like: torch.Tensor) -> torch.Tensor:
+    t = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    return t.view(1, -1, 1) if t.dim() == 1 else t
+
+
+def perturb(model: Classifier, x: torch.Tensor, y: torch.Tensor | None, attack: Attack,
+            bounds: Bounds = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Adversarial versions of the batch ``x`` (see :class:`Attack`); ``bounds=(low, high)``
+    clips to scalars or per-channel vectors of limits."""
+    if x.dim() != 3:
+        raise ValueError(f"expected a batch shaped (n, channels, length), got {tuple(x.shape)}")
+    was_training = model.training
+    model.eval()
+    try:
+        x = x.detach()
+        if attack.labels == "pred" or y is None:
+            with torch.no_grad():
+                y = model(x).argmax(dim=1)
+        low = high = None
+        if bounds is not None:
+            low, high = (_as_channel_tensor(b, x) for b in bounds)
+        step = attack.eps if attack.step is None else attack.step
+        x_adv = x.clone()
+        if attack.random_start:
+            if attack.norm == "linf":
+                noise = torch.rand(x.shape, generator=generator, device="cpu").to(x) * 2 - 1
+                x_adv = x + attack.eps * noise
+            else:
+                direction = torch.randn(x.shape, generator=generator, device="cpu").to(x)
+                radius = torch.rand((x.shape[0], 1, 1), generator=generator, device="cpu").to(x)
+                x_adv = x + direction / _per_series_norm(direction).clamp_min(1e-12) * radius * attack.eps
+        for _ in range(attack.steps):
+            x_adv.requires_grad_(True)
+            # summed, so each series' gradient does not depend on the batch size
+            loss = F.cross_entropy(model(x_adv), y, reduction="sum")
+            (grad,) = torch.autograd.grad(loss, x_adv)
+            with torch.no_grad():
+                if attack.norm == "linf":
+                    x_adv = x_adv + step * grad.sign()
+                else:
+                    x_adv = x_adv + step * grad / (_per_series_norm(grad) + 1e-10)
+                x_adv = x + _project(x_adv - x, attack.eps, attack.norm)
+                if low is not None:
+                    x_adv = torch.maximum(torch.minimum(x_adv, high), low)
+        return x_adv.detach()
+    finally:
+        model.train(was_training)
+
+
+def attack_array(model: Classifier, X: np.ndarray, y: np.ndarray | None, attack: Attack,
+                 bounds: Bounds = None, batch_size: int = 512, seed: int = 0) -> np.ndarray:
+    """Attack a whole array in batches on the model's device; returns a numpy array."""
+    validate_series(X, y)
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    X_t = torch.as_tensor(X, dtype=torch.float32, device=device)
+    y_t = None if y is None else torch.as_tensor(y, dtype=torch.int64, device=device)
+    out = [
+        perturb(model, X_t[i:i + batch_size], None if y_t is None else y_t[i:i + batch_size], attack, bounds,
+                generator)
+        for i in range(0, len(X_t), batch_size)
+    ]
+    return torch.cat(out).cpu().numpy()
+
+
+def robust_accuracy(model: Classifier, X: np.ndarray, y: np.ndarray, attacks: dict[str, Attack],
+                    minority: list[int] | None = None, bounds: Bounds = None, seed: int = 0) -> dict[str, float]:
+    """Clean and adversarial accuracy, overall and on the minority half of the classes.
+
+    Returns ``{"clean_accuracy", "<name>_accuracy", ...}`` and, with ``minority``, the
+    same keys with ``_minority`` appended (accuracy over test series of those classes).
+    """
+    from .training import predict_proba
+
+    def scores(prefix: str, X_eval: np.ndarray) -> dict[str, float]:
+        correct = predict_proba(model, X_eval).argmax(1) == y
+        out = {f"{prefix}_accuracy": float(correct.mean())}
+        if minority is not None:
+            mask = np.isin(y, minority)
+            out[f"{prefix}_accuracy_minority"] = float(correct[mask].mean()) if mask.any() else float("nan")
+        return out
+
+    result = scores("clean", X)
+    for name, attack in attacks.items():
+        result.update(scores(name, attack_array(model, X, y, attack, bounds, seed=seed)))
+    return result
