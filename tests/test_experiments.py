@@ -90,3 +90,12 @@ def test_cli_run_writes_the_tidy_table(tmp_path, monkeypatch):
     assert set(table["method"]) == {"none", "smote"}
     assert set(table["protocol"]) == {"balanced", "step-10"}
     assert {"dataset", "model", "seed", "metric", "value"} <= set(table.columns)
+
+
+def test_augment_benchmark_times_every_operation():
+    from tsimb.bench import benchmark_augment
+
+    rows = benchmark_augment(sizes=((4, 16),), repeats=1)
+    names = {r["what"] for r in rows}
+    assert {"ode_solve", "ode_derivative", "in_clamp_grad", "out_sign_grad", "spec_den", "fgsm", "bim"} <= names
+    assert all(r["series_per_s"] > 0 and r["points_per_s"] == pytest.approx(16 * r["series_per_s"]) for r in rows)

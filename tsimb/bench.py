@@ -69,3 +69,68 @@ def benchmark(n: int = 256, channels: int = 1, length: int = 128, classes: int =
     return {"device": str(dev), "n": n, "channels": channels, "length": length, "epochs": epochs,
             "batch_size": batch_size, "fit_samples_per_s": fit_sps, "bare_samples_per_s": bare_sps,
             "fit_over_bare": fit_sps / bare_sps}
+
+
+def _time(fn, repeats: int) -> float:
+    """Median seconds of ``fn()`` over ``repeats`` runs after one warm-up."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def benchmark_augment(sizes: tuple[tuple[int, int], ...] = ((32, 128), (128, 128), (128, 512)),
+                      repeats: int = 3, device: str | None = None) -> list[dict[str, float]]:
+    """Series per second of the ODE-guided augmentations, Spec-Den and the FGSM/BIM attacks
+    at several (series, length) sizes; cost should grow linearly in series x length, so
+    ``points_per_s`` (series x length per second) should stay roughly flat across sizes.
+    Where torchattacks is installed, its FGSM and PGD on the same model are timed beside ours."""
+    from .attacks import FAWAZ_BIM, FAWAZ_FGSM
+    from .augmentations import in_clamp_grad, out_sign_grad, spec_den
+    from .ode import ODENet, derivative, predict_next
+
+    dev = get_device(device)
+    rows = []
+    for n, length in sizes:
+        seed_everything(0)
+        x = torch.randn(n, 1, length, device=dev)
+        y = torch.randint(0, 4, (n,), device=dev)
+        model = build_model("resnet", 1, 4).to(dev).eval()
+        odenet = ODENet(1, length).to(dev).eval()
+        dzdt = derivative(odenet, x)
+        timings = {
+            "ode_solve": lambda: predict_next(odenet, x),
+            "ode_derivative": lambda: derivative(odenet, x),
+            "in_clamp_grad": lambda: in_clamp_grad(x, derivative(odenet, x)),
+            "out_sign_grad": lambda: out_sign_grad(model, x, y, dzdt),
+            "spec_den": lambda: spec_den(x),
+            "fgsm": lambda: FAWAZ_FGSM(model, x, y),
+            "bim": lambda: FAWAZ_BIM(model, x, y),
+        }
+        try:
+            import torchattacks
+
+            class _As4d(torch.nn.Module):
+                def __init__(self, inner: torch.nn.Module) -> None:
+                    super().__init__()
+                    self.inner = inner
+
+                def forward(self, z: torch.Tensor) -> torch.Tensor:
+                    return self.inner(z[:, :, 0, :])
+
+            wrapped = _As4d(model)
+            x4 = (x[:, :, None, :] - x.min()) / (x.max() - x.min())  # torchattacks needs [0, 1]
+            ta_fgsm = torchattacks.FGSM(wrapped, eps=0.1)
+            ta_bim = torchattacks.PGD(wrapped, eps=0.1, alpha=0.05, steps=10, random_start=False)
+            timings["torchattacks_fgsm"] = lambda: ta_fgsm(x4, y)
+            timings["torchattacks_bim"] = lambda: ta_bim(x4, y)
+        except ImportError:
+            pass
+        for name, fn in timings.items():
+            seconds = _time(lambda: (fn(), _sync(dev)), repeats)
+            rows.append({"what": name, "n": n, "length": length, "series_per_s": n / seconds,
+                         "points_per_s": n * length / seconds})
+    return rows

@@ -39,8 +39,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import benchmark
+    from .bench import benchmark, benchmark_augment
 
+    if args.what == "augment":
+        import pandas as pd
+
+        table = pd.DataFrame(benchmark_augment(repeats=args.repeats, device=args.device))
+        print(table.to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
+        return 0
     result = benchmark(n=args.n, length=args.length, epochs=args.epochs, batch_size=args.batch_size,
                        repeats=args.repeats, device=args.device)
     for key, value in result.items():
@@ -57,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--profile", choices=("quick", "full"), default=None)
     run.add_argument("--out", help="CSV path (default CHAPTER-PROFILE.csv)")
     run.add_argument("--cache", help="folder of cached runs (default $TSIMB_CACHE or ~/.cache/tsimb/runs)")
-    bench = sub.add_parser("bench", help="fit versus a bare PyTorch loop, samples per second")
+    bench = sub.add_parser("bench", help="fit versus a bare PyTorch loop (fit), or augmentation and "
+                                         "attack throughput (augment)")
+    bench.add_argument("what", nargs="?", choices=("fit", "augment"), default="fit")
     bench.add_argument("--n", type=int, default=256)
     bench.add_argument("--length", type=int, default=128)
     bench.add_argument("--epochs", type=int, default=5)
