@@ -5,9 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
-from tsimb.attacks import FAWAZ_BIM, FAWAZ_FGSM, Attack, attack_array, bim, fgsm, perturb, pgd, robust_accuracy
+from tsimb.attacks import (
+    FAWAZ_BIM,
+    FAWAZ_FGSM,
+    Attack,
+    ImageShaped,
+    attack_array,
+    bim,
+    fgsm,
+    perturb,
+    pgd,
+    robust_accuracy,
+)
 from tsimb.models import build_model
 from tsimb.runtime import seed_everything
 from tsimb.training import fit
@@ -65,17 +75,6 @@ def test_fawaz_settings():
     assert FAWAZ_FGSM.name == "FGSM-linf-0.1" and FAWAZ_BIM.name == "BIM-linf-0.1" and pgd().name.startswith("PGD")
 
 
-class _As4d(nn.Module):
-    """torchattacks reshapes as images (n, c, h, w): give it (n, c, 1, length)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x[:, :, 0, :])
-
-
 @pytest.mark.parametrize(
     "ours, theirs",
     [
@@ -91,7 +90,7 @@ def test_matches_torchattacks_where_clamping_cannot_bite(model, ours, theirs):
     g = torch.Generator().manual_seed(2)
     x = 0.3 + 0.4 * torch.rand(6, 2, 20, generator=g)  # inside [0.3, 0.7]: the [0, 1] clamp never acts
     y = torch.randint(0, 3, (6,), generator=g)
-    expected = theirs(torchattacks, _As4d(model))(x[:, :, None, :], y)[:, :, 0, :]
+    expected = theirs(torchattacks, ImageShaped(model))(x[:, :, None, :], y)[:, :, 0, :]
     torch.testing.assert_close(ours(model, x, y), expected, atol=1e-5, rtol=0)
 
 

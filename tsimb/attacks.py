@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from .data import validate_series
 from .models import Classifier
+from .training import predict_proba
 
 Norm = Literal["linf", "l2"]
 Bounds = tuple[float | torch.Tensor | np.ndarray, float | torch.Tensor | np.ndarray] | None
@@ -176,8 +177,6 @@ def robust_accuracy(model: Classifier, X: np.ndarray, y: np.ndarray, attacks: di
     Returns ``{"clean_accuracy", "<name>_accuracy", ...}`` and, with ``minority``, the
     same keys with ``_minority`` appended (accuracy over test series of those classes).
     """
-    from .training import predict_proba
-
     def scores(prefix: str, X_eval: np.ndarray) -> dict[str, float]:
         correct = predict_proba(model, X_eval).argmax(1) == y
         out = {f"{prefix}_accuracy": float(correct.mean())}
@@ -190,3 +189,18 @@ def robust_accuracy(model: Classifier, X: np.ndarray, y: np.ndarray, attacks: di
     for name, attack in attacks.items():
         result.update(scores(name, attack_array(model, X, y, attack, bounds, seed=seed)))
     return result
+
+
+class ImageShaped(torch.nn.Module):
+    """A series classifier seen as an image classifier: input ``(n, C, 1, L)``.
+
+    Image-attack libraries such as torchattacks reshape inputs as ``(n, C, H, W)``; the
+    tests and ``python -m tsimb bench augment`` use this to run them on our models.
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x[:, :, 0, :])

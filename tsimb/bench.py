@@ -88,7 +88,7 @@ def benchmark_augment(sizes: tuple[tuple[int, int], ...] = ((32, 128), (128, 128
     at several (series, length) sizes; cost should grow linearly in series x length, so
     ``points_per_s`` (series x length per second) should stay roughly flat across sizes.
     Where torchattacks is installed, its FGSM and PGD on the same model are timed beside ours."""
-    from .attacks import FAWAZ_BIM, FAWAZ_FGSM
+    from .attacks import FAWAZ_BIM, FAWAZ_FGSM, ImageShaped
     from .augmentations import in_clamp_grad, out_sign_grad, spec_den
     from .ode import ODENet, derivative, predict_next
 
@@ -113,15 +113,7 @@ def benchmark_augment(sizes: tuple[tuple[int, int], ...] = ((32, 128), (128, 128
         try:
             import torchattacks
 
-            class _As4d(torch.nn.Module):
-                def __init__(self, inner: torch.nn.Module) -> None:
-                    super().__init__()
-                    self.inner = inner
-
-                def forward(self, z: torch.Tensor) -> torch.Tensor:
-                    return self.inner(z[:, :, 0, :])
-
-            wrapped = _As4d(model)
+            wrapped = ImageShaped(model)
             x4 = (x[:, :, None, :] - x.min()) / (x.max() - x.min())  # torchattacks needs [0, 1]
             ta_fgsm = torchattacks.FGSM(wrapped, eps=0.1)
             ta_bim = torchattacks.PGD(wrapped, eps=0.1, alpha=0.05, steps=10, random_start=False)
