@@ -176,9 +176,9 @@ pd.DataFrame(rows).T.round(3)
 # every seed. With two classes (GunPoint, ItalyPowerDemand) exponential imbalance keeps
 # the same counts as step imbalance, so those data sets run step imbalance only. Each
 # data set and model is also trained once per seed on its full, balanced training split
-# with no correction (protocol `balanced`): the reference that shows what imbalance costs. `experiment.run` returns a tidy table, one row per
-# (data set, protocol, model, method, seed, metric); runs are cached on disk, so
-# rerunning the chapter is fast.
+# with no correction (protocol `balanced`): the reference that shows what imbalance costs.
+# `experiment.run` returns a tidy table, one row per (data set, protocol, model, method,
+# seed, metric); runs are cached on disk, so rerunning the chapter is fast.
 
 # %%
 results = experiment.run(PROFILE)
@@ -291,8 +291,8 @@ print(f"median standard deviation over seeds: {100 * spread.median():.1f} points
 # Read the printed lines together with the tables: with so few minority series (three
 # per class under step-10, two in the rarest GunPoint class), every method's score varies
 # by several points from seed to seed, and the `quick` profile's three seeds cannot
-# separate close methods. The `full` profile's five seeds, larger data sets and longer training are
-# what a claim should rest on. Random under-sampling throws away most of the training
+# separate close methods. The `full` profile's five seeds, larger data sets and longer
+# training are what a claim should rest on. Random under-sampling throws away most of the training
 # data, and Borderline-SMOTE creates no series at all when no minority series lies on the
 # class border (imbalanced-learn then returns the data unchanged), so in some settings it
 # is identical to no correction.

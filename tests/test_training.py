@@ -168,3 +168,14 @@ def test_sample_weight_with_a_size_changing_batch_hook_is_an_error(make_series):
 
     with pytest.raises(ValueError, match="batch_hook"):
         fit(build_model("cnn", X.shape[1], 2), X, y, epochs=1, sample_weight=np.ones(len(y)), batch_hook=double)
+
+
+def test_predictions_run_in_eval_mode_and_restore_the_mode(make_series):
+    X, _ = make_series([4, 4], seed=0)
+    seed_everything(0)
+    model = build_model("mlp", 1, 2, X.shape[2])  # dropout: train-mode outputs are random
+    model.train()
+    a, b = predict_proba(model, X), predict_proba(model, X)
+    np.testing.assert_array_equal(a, b)
+    extract_features(model, X)
+    assert model.training

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from .data import validate_series
 from .models import Classifier
+from .runtime import evaluating
 from .training import predict_proba
 
 Norm = Literal["linf", "l2"]
@@ -110,15 +111,21 @@ def _as_channel_tensor(value, like: torch.Tensor) -> torch.Tensor:
     return t.view(1, -1, 1) if t.dim() == 1 else t
 
 
+def loss_gradient(model: Classifier, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``d CE(model(x), y) / dx`` with the loss summed over the batch, so each series'
+    gradient does not depend on the batch size. Call it inside :func:`evaluating`."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(F.cross_entropy(model(x), y, reduction="sum"), x)
+    return grad
+
+
 def perturb(model: Classifier, x: torch.Tensor, y: torch.Tensor | None, attack: Attack,
             bounds: Bounds = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """Adversarial versions of the batch ``x`` (see :class:`Attack`); ``bounds=(low, high)``
     clips to scalars or per-channel vectors of limits."""
     if x.dim() != 3:
         raise ValueError(f"expected a batch shaped (n, channels, length), got {tuple(x.shape)}")
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         x = x.detach()
         if attack.labels == "pred" or y is None:
             with torch.no_grad():
@@ -137,10 +144,7 @@ def perturb(model: Classifier, x: torch.Tensor, y: torch.Tensor | None, attack: 
                 radius = torch.rand((x.shape[0], 1, 1), generator=generator, device="cpu").to(x)
                 x_adv = x + direction / _per_series_norm(direction).clamp_min(1e-12) * radius * attack.eps
         for _ in range(attack.steps):
-            x_adv.requires_grad_(True)
-            # summed, so each series' gradient does not depend on the batch size
-            loss = F.cross_entropy(model(x_adv), y, reduction="sum")
-            (grad,) = torch.autograd.grad(loss, x_adv)
+            grad = loss_gradient(model, x_adv, y)
             with torch.no_grad():
                 if attack.norm == "linf":
                     x_adv = x_adv + step * grad.sign()
@@ -150,8 +154,6 @@ def perturb(model: Classifier, x: torch.Tensor, y: torch.Tensor | None, attack: 
                 if low is not None:
                     x_adv = torch.maximum(torch.minimum(x_adv, high), low)
         return x_adv.detach()
-    finally:
-        model.train(was_training)
 
 
 def attack_array(model: Classifier, X: np.ndarray, y: np.ndarray | None, attack: Attack,

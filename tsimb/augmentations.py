@@ -7,9 +7,9 @@ derivative ``dzdt`` comes from :func:`tsimb.ode.derivative`. Labels never change
 
 The paper's data have an amplitude range of about 6 and it sets ``beta = 0.33`` and
 ``eps ~ U[0, 0.33]`` "to limit the perturbation range to be almost 1/10th of the amplitude
-range" (sec. III-B). :func:`scaled_bound` computes that tenth-of-the-range bound for any
-data (for z-normalised UCR series it is usually near the paper's 0.33); the defaults here
-are the paper's constants.
+range" (sec. III-B), though 0.33 / 6 is nearer 1/18. :func:`scaled_bound` computes such a
+fraction of the amplitude range for any data (1/18 by default, the paper's actual ratio);
+the defaults of the augmentations are the paper's constants.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .attacks import loss_gradient
 from .models import Classifier
+from .runtime import evaluating
 
 PAPER_BETA = 0.33
 PAPER_EPS = 0.33
@@ -51,14 +53,8 @@ def in_sign_grad(x: torch.Tensor, dzdt: torch.Tensor, eps: float = PAPER_EPS,
 def input_gradient_sign(model: Classifier, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """``sign(d CE(g(z), y) / dz)``: the direction that most increases the classifier's loss
     (eq. 8-9's ``sign(dg(z)/dz)`` for a cross-entropy-trained ``g``), model in eval mode."""
-    was_training = model.training
-    model.eval()
-    try:
-        x = x.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(F.cross_entropy(model(x), y, reduction="sum"), x)
-        return grad.sign()
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        return loss_gradient(model, x, y).sign()
 
 
 def out_sign_grad(model: Classifier, x: torch.Tensor, y: torch.Tensor, dzdt: torch.Tensor,

@@ -21,7 +21,7 @@ from torch import nn
 from torchdiffeq import odeint
 
 from .data import validate_series
-from .runtime import get_device
+from .runtime import evaluating, get_device
 
 
 class ODENet(nn.Module):
@@ -49,14 +49,11 @@ class ODEFitHistory:
     loss: list[float] = field(default_factory=list)
 
 
-def _intervals(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Every interval ``[t_{i-1}, t_i]`` of every series as one batch: start values
-    ``(m, C)``, start times ``(m, 1)`` and end values ``(m, C)``, ``m = n (L - 1)``."""
+def _points(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every point of every series as one batch: values ``(n L, C)`` and step times ``(n L, 1)``."""
     n, c, length = x.shape
-    start = x[:, :, :-1].permute(0, 2, 1).reshape(-1, c)
-    end = x[:, :, 1:].permute(0, 2, 1).reshape(-1, c)
-    t0 = torch.arange(length - 1, dtype=x.dtype, device=x.device).repeat(n)[:, None]
-    return start, t0, end
+    t = torch.arange(length, dtype=x.dtype, device=x.device).repeat(n)[:, None]
+    return x.permute(0, 2, 1).reshape(-1, c), t
 
 
 def predict_next(odenet: ODENet, x: torch.Tensor, method: str = "rk4", step_size: float = 0.5) -> torch.Tensor:
@@ -66,7 +63,7 @@ def predict_next(odenet: ODENet, x: torch.Tensor, method: str = "rk4", step_size
     Each interval is mapped onto ``s in [0, 1]`` (``t = t_{i-1} + s``), so all intervals
     share one solver grid and torchdiffeq integrates them together.
     """
-    start, t0, _ = _intervals(x)
+    start, t0 = _points(x[:, :, :-1])  # each interval starts at an observed value
 
     def rhs(s: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return odenet(z, t0 + s)
@@ -118,10 +115,5 @@ def derivative(odenet: ODENet, X: np.ndarray | torch.Tensor) -> torch.Tensor:
     if x.dim() != 3 or x.shape[1] != odenet.channels:
         raise ValueError(f"expected series shaped (n, {odenet.channels}, length), got {tuple(x.shape)}")
     n, c, length = x.shape
-    z = x.permute(0, 2, 1).reshape(-1, c)
-    t = torch.arange(length, dtype=x.dtype, device=x.device).repeat(n)[:, None]
-    was_training = odenet.training
-    odenet.eval()
-    out = odenet(z, t).reshape(n, length, c).permute(0, 2, 1)
-    odenet.train(was_training)
-    return out
+    with evaluating(odenet):
+        return odenet(*_points(x)).reshape(n, length, c).permute(0, 2, 1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -33,3 +35,15 @@ def seed_everything(seed: int) -> None:
 def in_ci() -> bool:
     """True on a continuous-integration runner (``CI`` set to anything but false/0)."""
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+@contextmanager
+def evaluating(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Run ``model`` in evaluation mode (batch norm uses its running statistics, dropout is
+    off) and restore its previous mode afterwards, also on error."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from .data import validate_series
 from .losses import CrossEntropy, DeferredReweighting
 from .models import Classifier
-from .runtime import get_device, in_ci
+from .runtime import evaluating, get_device, in_ci
 
 # regulariser(features, inputs, targets, model) -> scalar added to the loss
 Regulariser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, Classifier], torch.Tensor]
@@ -173,12 +173,12 @@ def fit(
 @torch.no_grad()
 def predict_proba(model: Classifier, X: np.ndarray, batch_size: int = 1024,
                   device: torch.device | str | None = None) -> np.ndarray:
-    """Class probabilities ``(n, K)`` from ``model`` in evaluation mode."""
+    """Class probabilities ``(n, K)`` from ``model`` in evaluation mode (its mode is restored)."""
     validate_series(X)
     device = next(model.parameters()).device if device is None else torch.device(device)
-    model.to(device).eval()
     X_t = torch.as_tensor(X, dtype=torch.float32, device=device)
-    probs = [torch.softmax(model(xb), dim=1) for xb in X_t.split(batch_size)]
+    with evaluating(model.to(device)):
+        probs = [torch.softmax(model(xb), dim=1) for xb in X_t.split(batch_size)]
     return torch.cat(probs).cpu().numpy()
 
 
@@ -186,7 +186,6 @@ def predict_proba(model: Classifier, X: np.ndarray, batch_size: int = 1024,
 def extract_features(model: Classifier, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Penultimate features ``(n, feature_dim)`` (for PCA / t-SNE plots, Feat-Sim, SRAT)."""
     validate_series(X)
-    device = next(model.parameters()).device
-    model.eval()
-    X_t = torch.as_tensor(X, dtype=torch.float32, device=device)
-    return torch.cat([model.features(xb) for xb in X_t.split(batch_size)]).cpu().numpy()
+    X_t = torch.as_tensor(X, dtype=torch.float32, device=next(model.parameters()).device)
+    with evaluating(model):
+        return torch.cat([model.features(xb) for xb in X_t.split(batch_size)]).cpu().numpy()
