@@ -63,7 +63,7 @@ print(f"tsimb {tsimb.__version__}; profile: {PROFILE}; device: {DEVICE.type}")
 # | Chapter | Method | Paper | Library |
 # |---|---|---|---|
 # | {doc}`baselines` | class weights, re-sampling, SMOTE family, focal, LDAM-DRW, class-balanced loss | {cite}`chawla2002smote,lin2017focal,cao2019ldam,cui2019classbalanced` | `tsimb.baselines`, `tsimb.losses`, `tsimb.resampling` |
-# | ODE-guided augmentation (planned) | In/Out-Grad, Spec-Den, Feat-Sim; FGSM and BIM robustness | {cite}`sarkar2023ode` | `tsimb.ode`, `tsimb.augmentations`, `tsimb.attacks` |
+# | {doc}`ode_augmentation` | In/Out-Grad, Spec-Den, Feat-Sim; FGSM and BIM robustness | {cite}`sarkar2023ode` | `tsimb.ode`, `tsimb.augmentations`, `tsimb.augmented_training`, `tsimb.attacks` |
 # | Latent-space adversarial augmentation (planned) | reconstructed from the abstract | {cite}`kim2021latent` | — |
 # | IB-GAN (planned) | imputation balanced GAN | {cite}`ibgan` | — |
 # | GL-GAN, ICED, SRAT, Imb-Mix (planned) | dissertation chapters 2 to 5 | {cite}`wang2023dissertation` | — |

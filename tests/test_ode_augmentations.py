@@ -174,3 +174,18 @@ def test_feat_sim_partners_and_loss():
     assert feat_sim_loss(a, a, -a, margin=1.0).item() == 0.0
     # negative equal to the anchor, positive orthogonal: 2 + 1 - 0 = 3
     assert feat_sim_loss(a, torch.tensor([[0.0, 5.0]]), 3 * a, margin=1.0).item() == pytest.approx(3.0)
+
+
+def test_derivative_agreement_separates_learnable_from_phase_varying_dynamics():
+    from tsimb.ode import derivative_agreement, finite_difference
+
+    X = sines(16, 30)
+    np.testing.assert_allclose(finite_difference(X)[:, :, 1:-1], (X[:, :, 2:] - X[:, :, :-2]) / 2, rtol=1e-6)
+    net, _ = fit_odenet(X, epochs=150, batch_size=16, lr=1e-2, seed=0)
+    assert derivative_agreement(net, X) > 0.9
+    # random phases: series cross the same (z, t) with opposite slopes, so no f(z, t) fits
+    rng = np.random.default_rng(1)
+    t = np.arange(30)
+    shifted = np.sin(2 * np.pi * t / 20 + rng.uniform(0, 2 * np.pi, (16, 1)))[:, None, :].astype(np.float32)
+    net, _ = fit_odenet(shifted, epochs=150, batch_size=16, lr=1e-2, seed=0)
+    assert derivative_agreement(net, shifted) < 0.5

@@ -13,6 +13,7 @@ Where things live (each module's docstring names the papers and book chapters):
 * :mod:`tsimb.attacks`: FGSM, BIM and PGD under L-infinity and L2; robust accuracy.
 * :mod:`tsimb.ode`: the ODENet of ODE-guided augmentation.
 * :mod:`tsimb.augmentations`: In/Out-Grad, Rand-Grad, Spec-Den and the Feat-Sim loss.
+* :mod:`tsimb.augmented_training`: training on augmented minibatches, with Feat-Sim.
 * :mod:`tsimb.experiments`: profiles, the cached tidy runner, each chapter's experiment.
 * :mod:`tsimb.plots`: the book's figures.
 """

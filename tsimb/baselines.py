@@ -51,6 +51,7 @@ class Budget:
     epochs: int = 100
     batch_size: int = 16
     lr: float = 1e-3
+    weight_decay: float = 0.0
     drw_fraction: float = 0.8  # LDAM-DRW: re-weighting (and a 10x smaller step) from this point on
 
 
@@ -64,7 +65,8 @@ def train_baseline(method: str, model_name: str, train: Dataset, budget: Budget,
         raise ValueError(f"unknown baseline {method!r}; choose one of {METHODS}")
     X, y = train.X, train.y
     counts = np.bincount(y, minlength=train.n_classes)
-    kwargs: dict = dict(epochs=budget.epochs, batch_size=budget.batch_size, lr=budget.lr, seed=seed, device=device)
+    kwargs: dict = dict(epochs=budget.epochs, batch_size=budget.batch_size, lr=budget.lr,
+                        weight_decay=budget.weight_decay, seed=seed, device=device)
     if method in OVERSAMPLERS:
         X, y = oversample(X, y, method, seed=seed)
     elif method == "class-weights":

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-CHAPTERS = ("baselines",)
+CHAPTERS = ("baselines", "ode-augmentation")
 
 
 def _datasets(_: argparse.Namespace) -> int:
@@ -14,9 +14,10 @@ def _datasets(_: argparse.Namespace) -> int:
 
     print("Bundled (load offline):")
     print(dataset_table().to_string(index=False))
-    from .experiments.baselines import SETTINGS
+    from .experiments import baselines, ode_augmentation
 
-    wanted = sorted({d for s in SETTINGS.values() for d in s.datasets} - set(bundled_datasets()))
+    settings = [*baselines.SETTINGS.values(), *ode_augmentation.SETTINGS.values()]
+    wanted = sorted({d for s in settings for d in s.datasets} - set(bundled_datasets()))
     print(f"\nNeeded by the full profile, downloaded into {default_cache_dir()}:")
     for name in wanted:
         print(f"  {name:<24} {'cached' if is_cached(name) else 'needs a download'}")
@@ -24,14 +25,17 @@ def _datasets(_: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .experiments import baselines, resolve_profile
+    import pandas as pd
+
+    from .experiments import baselines, ode_augmentation, resolve_profile
     from .experiments.runner import RunCache
 
-    modules = {"baselines": baselines}
-    module = modules[args.chapter]
+    grids = {"baselines": (baselines.run,),
+             "ode-augmentation": (ode_augmentation.run, ode_augmentation.run_imbalanced)}
     profile = resolve_profile(args.profile)
     cache = RunCache(args.cache) if args.cache else RunCache()
-    table = module.run(profile, cache=cache, progress=True)
+    table = pd.concat([grid(profile, cache=cache, progress=True) for grid in grids[args.chapter]],
+                      ignore_index=True)
     out = Path(args.out or f"{args.chapter}-{profile}.csv")
     table.to_csv(out, index=False)
     print(f"wrote {len(table)} rows to {out}")

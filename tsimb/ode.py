@@ -117,3 +117,19 @@ def derivative(odenet: ODENet, X: np.ndarray | torch.Tensor) -> torch.Tensor:
     n, c, length = x.shape
     with evaluating(odenet):
         return odenet(*_points(x)).reshape(n, length, c).permute(0, 2, 1)
+
+
+def finite_difference(X: np.ndarray) -> np.ndarray:
+    """The observed slope per step at every point (central differences, one-sided at the ends)."""
+    return np.gradient(np.asarray(X, dtype=np.float64), axis=2)
+
+
+def derivative_agreement(odenet: ODENet, X: np.ndarray) -> float:
+    """Pearson correlation between the fitted ``dz/dt`` (eq. 3) and the finite-difference
+    slope of the series ``X``, over interior points: how well ``f(z, t)`` has learned the
+    data's dynamics (1 = perfectly, about 0 = not at all)."""
+    fitted = derivative(odenet, X).cpu().numpy()[:, :, 1:-1].ravel()
+    observed = finite_difference(X)[:, :, 1:-1].ravel()
+    if fitted.std() == 0 or observed.std() == 0:
+        return 0.0
+    return float(np.corrcoef(fitted, observed)[0, 1])

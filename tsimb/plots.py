@@ -74,3 +74,70 @@ def with_paper(ours: pd.DataFrame, paper: pd.DataFrame, on: Iterable[str]) -> pd
     ``paper`` column; the result labels the two sources explicitly."""
     merged = ours.merge(paper, on=list(on), how="outer")
     return merged.rename(columns={"paper": "paper (published)", "mean": "ours (mean)", "std": "ours (sd)"})
+
+
+def plot_augmented_samples(original: np.ndarray, augmented: dict[str, np.ndarray], channel: int = 0,
+                           title: str = "") -> plt.Figure:
+    """One series beside each of its augmentations, one panel per augmentation (the
+    ODE-guided augmentation paper's Fig. 3). ``original`` is ``(C, L)``, each augmentation too."""
+    fig, axes = plt.subplots(1, len(augmented), figsize=(2.6 * len(augmented), 2.4), sharey=True, squeeze=False)
+    for ax, (name, series) in zip(axes[0], augmented.items()):
+        ax.plot(original[channel], color="0.3", lw=1.2, label="original")
+        ax.plot(series[channel], color=sns.color_palette(PALETTE)[1], lw=1, label="augmented")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("t")
+    axes[0][0].legend(fontsize=8, loc="best")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_derivative(series: np.ndarray, fitted: np.ndarray, observed: np.ndarray, titles: Iterable[str]) -> plt.Figure:
+    """Rows of series (top) and their fitted ``dz/dt`` beside the finite-difference slope
+    (bottom); each argument is ``(n, L)`` for one channel."""
+    titles = list(titles)
+    fig, axes = plt.subplots(2, len(series), figsize=(3.2 * len(series), 4.2), sharex="col", squeeze=False)
+    for j in range(len(series)):
+        axes[0][j].plot(series[j], color="0.3", lw=1)
+        axes[0][j].set_title(titles[j], fontsize=9)
+        axes[1][j].plot(observed[j], lw=1, label="finite difference")
+        axes[1][j].plot(fitted[j], lw=1, label="ODENet f(z, t)")
+        axes[1][j].set_xlabel("t")
+    axes[0][0].set_ylabel("z(t)")
+    axes[1][0].set_ylabel("dz/dt per step")
+    axes[1][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_pca(features: dict[str, np.ndarray], y: np.ndarray, class_names: Iterable[str]) -> plt.Figure:
+    """Penultimate features of several trained networks projected on each network's own
+    first two principal components (scikit-learn's PCA), one panel per network, coloured
+    by class (the ODE-guided augmentation paper's Fig. 5)."""
+    from sklearn.decomposition import PCA
+
+    names = list(class_names)
+    fig, axes = plt.subplots(1, len(features), figsize=(3.3 * len(features), 3.2), squeeze=False)
+    for ax, (title, F) in zip(axes[0], features.items()):
+        pca = PCA(n_components=2).fit(F)
+        Z = pca.transform(F)
+        sns.scatterplot(x=Z[:, 0], y=Z[:, 1], hue=[names[k] for k in y], ax=ax, s=14, legend=ax is axes[0][0],
+                        palette=PALETTE)
+        share = pca.explained_variance_ratio_
+        ax.set(title=title, xlabel=f"PC1 ({share[0]:.0%})", ylabel=f"PC2 ({share[1]:.0%})")
+    fig.tight_layout()
+    return fig
+
+
+def plot_robustness(table: pd.DataFrame, methods: Iterable[str], metrics: Iterable[str],
+                    col: str = "dataset") -> sns.FacetGrid:
+    """Bars of clean and adversarial accuracy per method (mean over seeds, with the range
+    over seeds as error bars), one panel per ``col`` value."""
+    methods, metrics = list(methods), list(metrics)
+    rows = table[table["metric"].isin(metrics) & table["method"].isin(methods)]
+    grid = sns.catplot(data=rows, x="method", y="value", hue="metric", hue_order=metrics, order=methods, col=col,
+                       kind="bar", errorbar=("pi", 100), height=3.2, aspect=1.3, col_wrap=3)
+    grid.set_axis_labels("", "accuracy")
+    for ax in grid.axes.flat:
+        ax.tick_params(axis="x", rotation=60, labelsize=8)
+    return grid

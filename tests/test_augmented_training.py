@@ -1,0 +1,233 @@
+"""Training on augmented minibatches with Feat-Sim (tsimb.augmented_training) and the ODE
+chapter's experiment (tsimb.experiments.ode_augmentation), on tiny budgets."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from tsimb.augmentations import feat_sim_loss, other_class_partners, spec_den
+from tsimb.augmented_training import (
+    AUGMENTATIONS,
+    METHODS,
+    AugmentedBatches,
+    FeatSim,
+    augment_batch,
+    parse_method,
+    train_augmented,
+)
+from tsimb.baselines import Budget
+from tsimb.experiments import ode_augmentation as experiment
+from tsimb.experiments.runner import config_key
+from tsimb.imbalance import Imbalance
+from tsimb.models import build_model
+from tsimb.ode import fit_odenet
+from tsimb.runtime import seed_everything
+
+
+@pytest.fixture(scope="module")
+def odenet():
+    X = np.random.default_rng(0).normal(size=(8, 1, 16)).astype(np.float32)
+    net, _ = fit_odenet(X, epochs=1, batch_size=8)
+    return net
+
+
+def test_method_names_parse():
+    assert parse_method("none") == (None, False)
+    assert parse_method("spec-den") == ("spec-den", False)
+    assert parse_method("out-sign-grad+fs") == ("out-sign-grad", True)
+    assert len(METHODS) == 1 + 2 * len(AUGMENTATIONS)
+    with pytest.raises(ValueError, match="unknown augmentation method"):
+        parse_method("mixup")
+
+
+@pytest.mark.parametrize("name", AUGMENTATIONS)
+def test_every_augmentation_keeps_shape_and_moves_the_series(name, odenet):
+    seed_everything(0)
+    model = build_model("cnn", 1, 2, 64)
+    # long enough for Spec-Den to find weak components to redistribute
+    x = torch.randn(6, 1, 64)
+    y = torch.tensor([0, 1, 0, 1, 0, 1])
+    out = augment_batch(name, x, y, odenet=odenet, model=model, generator=torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    assert not torch.equal(out, x)
+
+
+def test_augmentations_that_need_an_odenet_or_a_model_say_so(odenet):
+    x, y = torch.randn(2, 1, 16), torch.tensor([0, 1])
+    with pytest.raises(ValueError, match="needs a fitted ODENet"):
+        augment_batch("in-clamp-grad", x, y)
+    with pytest.raises(ValueError, match="needs the classifier"):
+        augment_batch("out-sign-grad", x, y, odenet=odenet)
+    with pytest.raises(ValueError, match="needs a fitted ODENet"):
+        AugmentedBatches("rand-grad")
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        augment_batch("jitter", x, y)
+    # Spec-Den needs neither
+    torch.testing.assert_close(augment_batch("spec-den", x, y), spec_den(x))
+
+
+def test_augmented_batches_are_originals_then_copies_with_labels_repeated(odenet):
+    hook = AugmentedBatches("in-sign-grad", odenet, seed=0)
+    x, y = torch.randn(5, 1, 16), torch.tensor([0, 1, 1, 0, 2])
+    xb, yb = hook(build_model("cnn", 1, 3, 16), x, y, epoch=0)
+    assert xb.shape == (10, 1, 16)
+    torch.testing.assert_close(xb[:5], x)
+    assert torch.equal(yb, torch.cat([y, y]))
+    # the random draws are seeded, and differ from batch to batch
+    again = AugmentedBatches("in-sign-grad", odenet, seed=0)(None, x, y, 0)[0]
+    torch.testing.assert_close(again, xb)
+    assert not torch.equal(hook(None, x, y, 0)[0], xb)
+
+
+def test_feat_sim_pairs_originals_with_their_copies_and_other_classes():
+    torch.manual_seed(0)
+    features = torch.randn(8, 5)
+    y = torch.tensor([0, 1, 0, 1, 0, 1, 0, 1])
+    loss = FeatSim(margin=0.5, weight=2.0, seed=3)(features, None, y, None)
+    partners = other_class_partners(y[:4], torch.Generator().manual_seed(3))
+    expected = 2.0 * feat_sim_loss(features[:4], features[4:], features[:4][partners], margin=0.5)
+    torch.testing.assert_close(loss, expected)
+    # copies identical to their originals: only the margin against negatives remains
+    same = torch.cat([features[:4], features[:4]])
+    d_neg = (torch.nn.functional.normalize(features[:4], dim=1)
+             - torch.nn.functional.normalize(features[:4][partners], dim=1)).pow(2).sum(1)
+    torch.testing.assert_close(FeatSim(margin=0.5, seed=3)(same, None, y, None), (0.5 - d_neg).clamp_min(0).mean())
+
+
+def test_feat_sim_skips_single_class_batches_and_checks_layout():
+    features = torch.randn(6, 4, requires_grad=True)
+    zero = FeatSim()(features, None, torch.zeros(6, dtype=torch.long), None)
+    assert zero.item() == 0.0
+    with pytest.raises(ValueError, match="originals; augmented copies"):
+        FeatSim()(torch.randn(5, 4), None, torch.tensor([0, 1, 0, 1, 0]), None)
+
+
+@pytest.mark.parametrize("method", ["none", "spec-den", "out-sign-grad+fs"])
+def test_train_augmented_is_seeded(method, make_dataset, odenet):
+    train = make_dataset([8, 8], length=16, separation=1.0)
+    budget = Budget(epochs=2, batch_size=8, weight_decay=1e-3)
+    a, history = train_augmented(method, "cnn", train, budget, odenet, seed=1)
+    b, _ = train_augmented(method, "cnn", train, budget, odenet, seed=1)
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q)
+    augmented = method != "none"
+    assert history.samples_seen == 2 * 16 * (2 if augmented else 1)
+
+
+def test_feat_sim_changes_training(make_dataset, odenet):
+    train = make_dataset([8, 8], length=16, separation=1.0)
+    budget = Budget(epochs=2, batch_size=8)
+    plain, _ = train_augmented("in-clamp-grad", "cnn", train, budget, odenet, seed=0)
+    regular, _ = train_augmented("in-clamp-grad+fs", "cnn", train, budget, odenet, seed=0)
+    assert not torch.equal(plain.head.weight, regular.head.weight)
+
+
+# --- the chapter's experiment -------------------------------------------------------
+
+
+def test_grids_cover_every_combination_once():
+    s = experiment.SETTINGS["quick"]
+    main, imbalanced = experiment.configs(s), experiment.imbalance_configs(s)
+    assert len(main) == len(s.datasets) * len(s.methods) * len(s.seeds)
+    assert len(imbalanced) == len(s.imbalance_datasets) * len(s.imbalance_methods) * len(s.seeds)
+    keys = {config_key(c) for c in main + imbalanced}
+    assert len(keys) == len(main) + len(imbalanced)
+    assert set(s.methods) == set(experiment.PAPER_METHODS)
+    assert set(experiment.SETTINGS["full"].methods) == set(METHODS)
+
+
+def test_profiles_share_code_and_the_full_one_uses_the_papers_sets_and_optimiser():
+    quick, full = experiment.SETTINGS["quick"], experiment.SETTINGS["full"]
+    assert set(quick.__dataclass_fields__) == set(full.__dataclass_fields__)
+    assert set(full.datasets) == set(experiment.paper_results()["dataset"])
+    assert (full.budget.lr, full.budget.weight_decay) == (2e-4, 1e-3)
+    assert full.augment.beta == full.augment.eps == 0.33
+
+
+def test_paper_results_are_complete_percentages_as_fractions():
+    paper = experiment.paper_results()
+    assert len(paper) == 8 * len(experiment.PAPER_METHODS) * 3
+    assert paper["value"].between(0, 1).all()
+    row = paper.query("dataset == 'CricketX' and method == 'out-sign-grad+fs' and metric == 'bim_accuracy'")
+    assert row["value"].item() == pytest.approx(0.7641)
+
+
+def test_evaluation_subset_is_stratified_and_fixed(make_dataset):
+    test = make_dataset([60, 40], split="test")
+    sub = experiment.evaluation_subset(test, 50)
+    assert np.bincount(sub.y).tolist() == [30, 20]
+    assert np.array_equal(sub.X, experiment.evaluation_subset(test, 50).X)
+    assert experiment.evaluation_subset(test, None) is test
+    assert experiment.evaluation_subset(test, 500) is test
+
+
+def test_run_one_reports_clean_and_robust_accuracy(monkeypatch):
+    s = experiment.SETTINGS["quick"]
+    tiny = replace(s, budget=Budget(epochs=1, batch_size=16), ode_budget=experiment.ODEBudget(epochs=1),
+                   test_size=40)
+    balanced = experiment.run_one(experiment._config("ItalyPowerDemand", Imbalance("none"), "in-sign-grad", 0, tiny))
+    assert {"clean_accuracy", "fgsm_accuracy", "bim_accuracy", "balanced_accuracy"} == set(balanced)
+    step = experiment.run_one(experiment._config("ItalyPowerDemand", Imbalance("step", 10), "spec-den", 0, tiny))
+    assert {"clean_accuracy_minority", "fgsm_accuracy_minority", "bim_accuracy_minority"} <= set(step)
+    assert all(0 <= v <= 1 for v in step.values())
+
+
+def test_cli_runs_the_chapter_grid(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from tsimb.cli import main
+
+    tiny = replace(experiment.SETTINGS["quick"], datasets=("ItalyPowerDemand",), methods=("none", "spec-den"),
+                   seeds=(0,), budget=Budget(epochs=1, batch_size=16), imbalance_datasets=("ItalyPowerDemand",),
+                   imbalance_methods=("none",), test_size=20)
+    monkeypatch.setitem(experiment.SETTINGS, "quick", tiny)
+    monkeypatch.delenv("TSIMB_PROFILE", raising=False)
+    out = tmp_path / "table.csv"
+    assert main(["run", "ode-augmentation", "--out", str(out), "--cache", str(tmp_path / "runs")]) == 0
+    table = pd.read_csv(out)
+    assert set(table["protocol"]) == {"balanced", "step-10"}
+    assert {"bim_accuracy", "bim_accuracy_minority"} <= set(table["metric"])
+
+
+def _toy_results(effect: float, noise: float, datasets=("a", "b"), seeds=range(5)) -> "pd.DataFrame":
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for d in datasets:
+        for s in seeds:
+            base = 0.5 + 0.05 * rng.normal()
+            for method, value in (("none", base), ("out-sign-grad", base + effect + noise * rng.normal())):
+                rows.append(dict(dataset=d, method=method, seed=s, metric="bim_accuracy", value=value))
+    return pd.DataFrame(rows)
+
+
+def test_gains_are_paired_by_data_set_and_seed():
+    table = _toy_results(effect=0.1, noise=0.0)
+    gains = experiment.gains(table)
+    assert set(gains["method"]) == {"out-sign-grad"}
+    np.testing.assert_allclose(gains["gain"], 0.1)
+    paper_gains = experiment.gains(experiment.paper_results())
+    row = paper_gains.query("dataset == 'Adiac' and method == 'out-sign-grad' and metric == 'fgsm_accuracy'")
+    assert row["gain"].item() == pytest.approx(0.4527 - 0.031)
+
+
+@pytest.mark.parametrize("effect, noise, verdict", [
+    (0.10, 0.01, "supported"),
+    (0.02, 0.20, None),  # noisy: cannot be called supported
+    (-0.10, 0.01, "contradicted"),
+])
+def test_claims_are_tested_against_seed_noise(effect, noise, verdict):
+    claim = (("Out-Sign-Grad raises BIM accuracy", "III-D", "out-sign-grad", "none", "bim_accuracy"),)
+    result = experiment.check_claims(_toy_results(effect, noise), claims=claim).iloc[0]
+    assert result["our_difference"] == pytest.approx(effect, abs=0.2)
+    assert result["paper_difference"] == pytest.approx(
+        np.mean([v["out-sign-grad"][2] - v["none"][2] for v in experiment._PAPER_ROWS.values()]) / 100)
+    if verdict is None:
+        assert result["verdict"] != "supported"
+    else:
+        assert result["verdict"] == verdict
