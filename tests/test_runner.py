@@ -202,3 +202,13 @@ def test_skipped_runs_give_one_row_with_reason_and_are_cached(tmp_path):
     assert table[table["metric"] == "m"]["value"].tolist() == [0.0]
     run_grid(grid, run, cache)
     assert calls == [0, 1]
+
+
+def test_tidy_drops_bookkeeping_and_labels_protocols():
+    from tsimb.experiments.runner import tidy
+
+    table = pd.DataFrame(dict(chapter="x", version="1", imbalance=["none", "step"], ratio=[1.0, 10.0],
+                              metric="accuracy", value=[0.9, 0.7]))
+    out = tidy(table, ["chapter", "version"])
+    assert "chapter" not in out and "version" not in out
+    assert out["protocol"].tolist() == ["balanced", "step-10"]

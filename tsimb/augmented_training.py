@@ -66,6 +66,24 @@ def parse_method(method: str) -> tuple[str | None, bool]:
     return (None if name == "none" else name), feat_sim
 
 
+@dataclass(frozen=True)
+class AugmentSettings:
+    """Bounds and Feat-Sim constants: the paper's ``beta = eps = 0.33``; its margin
+    ``alpha`` and the Feat-Sim weight are not given, so 1.0 and 1.0 are our choices."""
+
+    beta: float = PAPER_BETA
+    eps: float = PAPER_EPS
+    margin: float = 1.0
+    feat_sim_weight: float = 1.0
+
+
+def _check_augmentation(name: str, odenet: ODENet | None) -> None:
+    if name not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {name!r}; choose one of {AUGMENTATIONS}")
+    if name in NEEDS_ODENET and odenet is None:
+        raise ValueError(f"{name} needs a fitted ODENet (tsimb.ode.fit_odenet)")
+
+
 def augment_batch(name: str, x: torch.Tensor, y: torch.Tensor, *, odenet: ODENet | None = None,
                   model: Classifier | None = None, beta: float = PAPER_BETA, eps: float = PAPER_EPS,
                   generator: torch.Generator | None = None) -> torch.Tensor:
@@ -74,12 +92,9 @@ def augment_batch(name: str, x: torch.Tensor, y: torch.Tensor, *, odenet: ODENet
     ``odenet`` supplies ``dz/dt`` for the In-/Out-/Rand-Grad methods; ``model`` is the
     classifier whose input gradient steers Out-Sign-Grad.
     """
-    if name not in AUGMENTATIONS:
-        raise ValueError(f"unknown augmentation {name!r}; choose one of {AUGMENTATIONS}")
+    _check_augmentation(name, odenet)
     if name == "spec-den":
         return spec_den(x)
-    if odenet is None:
-        raise ValueError(f"{name} needs a fitted ODENet (tsimb.ode.fit_odenet)")
     dzdt = derivative(odenet, x).to(x)
     if name == "in-clamp-grad":
         return in_clamp_grad(x, dzdt, beta)
@@ -93,7 +108,7 @@ def augment_batch(name: str, x: torch.Tensor, y: torch.Tensor, *, odenet: ODENet
 
 
 def augment_all(x: torch.Tensor, y: torch.Tensor, odenet: ODENet, model: Classifier,
-                settings: "AugmentSettings | None" = None, seed: int = 0) -> dict[str, torch.Tensor]:
+                settings: AugmentSettings | None = None, seed: int = 0) -> dict[str, torch.Tensor]:
     """Every augmentation of :data:`AUGMENTATIONS` applied to the same series, seeded (for
     figures such as the paper's Fig. 3 and for comparing perturbation sizes)."""
     settings = settings or AugmentSettings()
@@ -108,10 +123,7 @@ class AugmentedBatches:
 
     def __init__(self, name: str, odenet: ODENet | None = None, beta: float = PAPER_BETA,
                  eps: float = PAPER_EPS, seed: int = 0) -> None:
-        if name not in AUGMENTATIONS:
-            raise ValueError(f"unknown augmentation {name!r}; choose one of {AUGMENTATIONS}")
-        if name in NEEDS_ODENET and odenet is None:
-            raise ValueError(f"{name} needs a fitted ODENet (tsimb.ode.fit_odenet)")
+        _check_augmentation(name, odenet)  # fail before training starts, not at the first batch
         self.name, self.odenet, self.beta, self.eps = name, odenet, beta, eps
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -149,17 +161,6 @@ class FeatSim:
         return self.weight * feat_sim_loss(anchor, positive, negative, self.margin)
 
 
-@dataclass(frozen=True)
-class AugmentSettings:
-    """Bounds and Feat-Sim constants: the paper's ``beta = eps = 0.33``; its margin
-    ``alpha`` and the Feat-Sim weight are not given, so 1.0 and 1.0 are our choices."""
-
-    beta: float = PAPER_BETA
-    eps: float = PAPER_EPS
-    margin: float = 1.0
-    feat_sim_weight: float = 1.0
-
-
 def train_augmented(method: str, model_name: str, train: Dataset, budget: Budget, odenet: ODENet | None = None,
                     settings: AugmentSettings = AugmentSettings(), seed: int = 0,
                     device: torch.device | str | None = None) -> tuple[Classifier, History]:
@@ -171,16 +172,15 @@ def train_augmented(method: str, model_name: str, train: Dataset, budget: Budget
     random draws are seeded by ``seed``.
     """
     name, feat_sim = parse_method(method)
+    device = get_device(device) if not isinstance(device, torch.device) else device
+    if odenet is not None:
+        odenet.to(device)  # dz/dt is evaluated on each minibatch, on the training device
     kwargs: dict = dict(epochs=budget.epochs, batch_size=budget.batch_size, lr=budget.lr,
                         weight_decay=budget.weight_decay, seed=seed, device=device)
     if name is not None:
         kwargs["batch_hook"] = AugmentedBatches(name, odenet, settings.beta, settings.eps, seed=seed)
     if feat_sim:
         kwargs["regulariser"] = FeatSim(settings.margin, settings.feat_sim_weight, seed=seed)
-    device = get_device(device) if not isinstance(device, torch.device) else device
-    kwargs["device"] = device
-    if odenet is not None:
-        odenet.to(device)
     seed_everything(seed)
     model = build_model(model_name, train.n_channels, train.n_classes, train.length)
     history = fit(model, train.X, train.y, **kwargs)

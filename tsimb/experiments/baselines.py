@@ -7,19 +7,18 @@ imbalance ratio. ``python -m tsimb run baselines`` runs it headless.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from ..baselines import METHODS, Budget, train_baseline
-from ..data import Dataset, load_dataset
+from ..data import load_train_test
 from ..imbalance import Imbalance, class_halves
 from ..metrics import evaluate
 from ..training import predict_proba
 from .profiles import resolve_profile
 from ..resampling import TooFewSeriesError
-from .runner import RunCache, SkipRun, run_grid
+from .runner import RunCache, SkipRun, run_grid, tidy
 
 CODE_VERSION = "baselines-2"  # bump when a change alters results, to invalidate cached runs
 
@@ -72,14 +71,9 @@ SETTINGS = {
 }
 
 
-@lru_cache(maxsize=16)
-def _splits(name: str) -> tuple[Dataset, Dataset]:
-    return load_dataset(name, "train"), load_dataset(name, "test")
-
-
 def run_one(config: dict) -> dict[str, float]:
     """Train and evaluate one configuration (keys as built by :func:`configs`)."""
-    train, test = _splits(config["dataset"])
+    train, test = load_train_test(config["dataset"])
     imbalance = Imbalance(config["imbalance"], config["ratio"])
     train = imbalance.apply(train, seed=config["seed"])
     budget = Budget(**config["budget"])
@@ -99,7 +93,7 @@ def _config(dataset: str, imbalance: Imbalance, model: str, method: str, seed: i
 def distinct_protocols(dataset: str, imbalances: tuple[Imbalance, ...]) -> list[Imbalance]:
     """The protocols that give ``dataset`` different class counts; e.g. with two classes
     exponential imbalance is step imbalance, so only the first of the two is kept."""
-    y = _splits(dataset)[0].y
+    y = load_train_test(dataset)[0].y
     kept, seen = [], set()
     for imbalance in imbalances:
         counts = tuple(np.bincount(y[imbalance.indices(y)], minlength=int(y.max()) + 1).tolist())
@@ -131,20 +125,17 @@ def sweep_configs(settings: BaselineSettings) -> list[dict]:
     ]
 
 
-def _tidy(table: pd.DataFrame) -> pd.DataFrame:
-    table = table.drop(columns=["chapter", "version", "budget"])
-    table["protocol"] = [Imbalance(k, r).label for k, r in zip(table["imbalance"], table["ratio"])]
-    return table
+BOOKKEEPING = ("chapter", "version", "budget")
 
 
 def run(profile: str | None = None, cache: RunCache | None = None, progress: bool | None = None) -> pd.DataFrame:
     """The main grid as a tidy table: dataset, imbalance, ratio, protocol, model, method,
     seed, metric, value. Rows with protocol ``balanced`` are the unsubsampled reference."""
     settings = SETTINGS[resolve_profile(profile)]
-    return _tidy(run_grid(configs(settings), run_one, cache, progress, desc="baselines"))
+    return tidy(run_grid(configs(settings), run_one, cache, progress, desc="baselines"), BOOKKEEPING)
 
 
 def run_sweep(profile: str | None = None, cache: RunCache | None = None, progress: bool | None = None) -> pd.DataFrame:
     """Step imbalance at several ratios on one data set, as a tidy table."""
     settings = SETTINGS[resolve_profile(profile)]
-    return _tidy(run_grid(sweep_configs(settings), run_one, cache, progress, desc="ratio sweep"))
+    return tidy(run_grid(sweep_configs(settings), run_one, cache, progress, desc="ratio sweep"), BOOKKEEPING)

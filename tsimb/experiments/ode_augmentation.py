@@ -18,13 +18,13 @@ from sklearn.model_selection import train_test_split
 from ..attacks import FAWAZ_BIM, FAWAZ_FGSM, robust_accuracy
 from ..augmented_training import METHODS, NEEDS_ODENET, AugmentSettings, parse_method, train_augmented
 from ..baselines import Budget
-from ..data import Dataset, load_dataset
+from ..data import Dataset, load_train_test
 from ..imbalance import Imbalance, class_halves
 from ..metrics import evaluate
 from ..ode import ODENet, fit_odenet
 from ..training import predict_proba
 from .profiles import resolve_profile
-from .runner import RunCache, run_grid
+from .runner import RunCache, run_grid, tidy
 
 CODE_VERSION = "ode-augmentation-1"  # bump when a change alters results, to invalidate cached runs
 
@@ -87,11 +87,6 @@ SETTINGS = {
 }
 
 
-@lru_cache(maxsize=16)
-def _splits(name: str) -> tuple[Dataset, Dataset]:
-    return load_dataset(name, "train"), load_dataset(name, "test")
-
-
 def evaluation_subset(test: Dataset, size: int | None, seed: int = 0) -> Dataset:
     """A fixed stratified subset of ``size`` test series (the whole split when ``size`` is
     None or not smaller), so that attacking a large test split stays cheap in the quick profile."""
@@ -104,14 +99,14 @@ def evaluation_subset(test: Dataset, size: int | None, seed: int = 0) -> Dataset
 @lru_cache(maxsize=8)
 def fitted_odenet(dataset: str, imbalance: Imbalance, seed: int, budget: ODEBudget) -> ODENet:
     """The ODENet of one (data set, training protocol, seed), fitted on the training split."""
-    train = imbalance.apply(_splits(dataset)[0], seed=seed)
+    train = imbalance.apply(load_train_test(dataset)[0], seed=seed)
     odenet, _ = fit_odenet(train.X, epochs=budget.epochs, batch_size=budget.batch_size, lr=budget.lr, seed=seed)
     return odenet
 
 
 def run_one(config: dict) -> dict[str, float]:
     """Train and evaluate one configuration (keys as built by :func:`configs`)."""
-    train, test = _splits(config["dataset"])
+    train, test = load_train_test(config["dataset"])
     imbalance = Imbalance(config["imbalance"], config["ratio"])
     train = imbalance.apply(train, seed=config["seed"])
     test = evaluation_subset(test, config["test_size"])
@@ -150,17 +145,14 @@ def imbalance_configs(settings: ODEAugmentationSettings) -> list[dict]:
             for seed in settings.seeds]
 
 
-def _tidy(table: pd.DataFrame) -> pd.DataFrame:
-    table = table.drop(columns=["chapter", "version", "budget", "ode_budget", "augment", "test_size"])
-    table["protocol"] = [Imbalance(k, r).label for k, r in zip(table["imbalance"], table["ratio"])]
-    return table
+BOOKKEEPING = ("chapter", "version", "budget", "ode_budget", "augment", "test_size")
 
 
 def run(profile: str | None = None, cache: RunCache | None = None, progress: bool | None = None) -> pd.DataFrame:
     """Tables I-III as a tidy table: dataset, imbalance, ratio, protocol, method, seed,
     metric (``clean_accuracy``, ``fgsm_accuracy``, ``bim_accuracy``, ``balanced_accuracy``), value."""
     settings = SETTINGS[resolve_profile(profile)]
-    return _tidy(run_grid(configs(settings), run_one, cache, progress, desc="ode augmentation"))
+    return tidy(run_grid(configs(settings), run_one, cache, progress, desc="ode augmentation"), BOOKKEEPING)
 
 
 def run_imbalanced(profile: str | None = None, cache: RunCache | None = None,
@@ -168,7 +160,8 @@ def run_imbalanced(profile: str | None = None, cache: RunCache | None = None,
     """The imbalance comparison as a tidy table; adds ``*_minority`` metrics (accuracy on
     test series of the minority half of the classes)."""
     settings = SETTINGS[resolve_profile(profile)]
-    return _tidy(run_grid(imbalance_configs(settings), run_one, cache, progress, desc="ode augmentation, imbalanced"))
+    grid = run_grid(imbalance_configs(settings), run_one, cache, progress, desc="ode augmentation, imbalanced")
+    return tidy(grid, BOOKKEEPING)
 
 
 # Published numbers (Sarkar et al.): Table I's baseline columns are those of Fawaz et al.
@@ -243,6 +236,11 @@ def gains(table: pd.DataFrame, reference: str = "none") -> pd.DataFrame:
     return out.assign(gain=out["value"] - out["reference"])
 
 
+def _gains_of(table: pd.DataFrame, method: str, reference: str, metric: str) -> pd.DataFrame:
+    rows = table[(table["metric"] == metric) & table["method"].isin([method, reference])]
+    return gains(rows, reference).query("method == @method")
+
+
 # (claim, section of the paper, better method, worse method, metric)
 PAPER_CLAIMS = (
     ("In-Clamp-Grad raises FGSM accuracy", "III-D, Table I", "in-clamp-grad", "none", "fgsm_accuracy"),
@@ -261,15 +259,6 @@ PAPER_CLAIMS = (
     ("Feat-Sim adds BIM accuracy to In-Sign-Grad", "III-D, Table II", "in-sign-grad+fs", "in-sign-grad",
      "bim_accuracy"),
 )
-
-
-def _differences(table: pd.DataFrame, better: str, worse: str, metric: str) -> pd.DataFrame:
-    keys = ["dataset"] + (["seed"] if "seed" in table.columns else [])
-    rows = table[table["metric"] == metric]
-    a = rows[rows["method"] == better][keys + ["value"]]
-    b = rows[rows["method"] == worse][keys + ["value"]]
-    return a.merge(b, on=keys, suffixes=("_better", "_worse")).assign(
-        difference=lambda d: d["value_better"] - d["value_worse"])
 
 
 def check_claims(ours: pd.DataFrame, paper: pd.DataFrame | None = None,
@@ -293,17 +282,17 @@ def check_claims(ours: pd.DataFrame, paper: pd.DataFrame | None = None,
     paper = paper_results() if paper is None else paper
     rows = []
     for claim, section, better, worse, metric in claims:
-        diff = _differences(ours, better, worse, metric)
-        per_set = diff.groupby("dataset")["difference"].agg(["mean", "std"])
+        diff = _gains_of(ours, better, worse, metric)
+        per_set = diff.groupby("dataset")["gain"].agg(["mean", "std"])
         threshold = -tolerance if "keeps" in claim else 0.0
         holds, n = int((per_set["mean"] > threshold).sum()), len(per_set)
-        p_value = float(ttest_1samp(diff["difference"], threshold, alternative="greater").pvalue)
+        p_value = float(ttest_1samp(diff["gain"], threshold, alternative="greater").pvalue)
         if holds == n:
             verdict = "supported" if p_value < level else "same direction, not significant"
         else:
             verdict = "mixed" if holds else "contradicted"
-        published = _differences(paper, better, worse, metric)["difference"].mean()
+        published = _gains_of(paper, better, worse, metric)["gain"].mean()
         rows.append(dict(claim=claim, section=section, metric=metric, paper_difference=published,
-                         our_difference=diff["difference"].mean(), our_sd=per_set["std"].mean(),
+                         our_difference=diff["gain"].mean(), our_sd=per_set["std"].mean(),
                          datasets_holding=f"{holds}/{n}", p_value=p_value, verdict=verdict))
     return pd.DataFrame(rows)

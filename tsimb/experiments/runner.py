@@ -94,6 +94,17 @@ def run_grid(configs: Iterable[Config], run: RunFn, cache: RunCache | None = Non
     return pd.DataFrame(rows)
 
 
+def tidy(table: pd.DataFrame, bookkeeping: Iterable[str]) -> pd.DataFrame:
+    """A chapter's grid for readers: drop the ``bookkeeping`` columns of its configurations
+    (chapter, code version, budgets) and add ``protocol``, the label of each row's
+    imbalance protocol (``balanced``, ``step-10``, ...)."""
+    from ..imbalance import Imbalance
+
+    table = table.drop(columns=list(bookkeeping))
+    table["protocol"] = [Imbalance(k, r).label for k, r in zip(table["imbalance"], table["ratio"])]
+    return table
+
+
 def summarise(table: pd.DataFrame, by: list[str], metrics: Iterable[str] | None = None) -> pd.DataFrame:
     """Mean, sample standard deviation and count of ``value`` over seeds, grouped by ``by``
     and ``metric``."""
