@@ -18,6 +18,10 @@ Where things live (each module's docstring names the papers and book chapters):
 * :mod:`tsimb.plots`: the book's figures.
 """
 
+from .runtime import pin_cpu_numerics
+
+pin_cpu_numerics()  # before any convolution runs: see tsimb.runtime
+
 from .data import Dataset, DatasetUnavailableError, bundled_datasets, load_dataset, load_train_test
 from .imbalance import Imbalance, class_halves
 from .metrics import evaluate

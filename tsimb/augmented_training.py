@@ -44,12 +44,12 @@ from .augmentations import (
     rand_grad,
     spec_den,
 )
-from .baselines import Budget
 from .data import Dataset
 from .models import Classifier, build_model
 from .ode import ODENet, derivative
+from .registry import closest
 from .runtime import get_device, seed_everything
-from .training import History, fit
+from .training import Budget, History, fit
 
 AUGMENTATIONS = ("in-clamp-grad", "in-sign-grad", "out-sign-grad", "rand-grad", "spec-den")
 NEEDS_ODENET = frozenset({"in-clamp-grad", "in-sign-grad", "out-sign-grad", "rand-grad"})
@@ -60,7 +60,7 @@ METHODS = ("none", *AUGMENTATIONS, *(a + FEAT_SIM_SUFFIX for a in AUGMENTATIONS)
 def parse_method(method: str) -> tuple[str | None, bool]:
     """``"out-sign-grad+fs"`` -> ``("out-sign-grad", True)``; ``"none"`` -> ``(None, False)``."""
     if method not in METHODS:
-        raise ValueError(f"unknown augmentation method {method!r}; choose one of {METHODS}")
+        raise ValueError(closest("augmentation method", method, METHODS))
     feat_sim = method.endswith(FEAT_SIM_SUFFIX)
     name = method.removesuffix(FEAT_SIM_SUFFIX)
     return (None if name == "none" else name), feat_sim
@@ -75,6 +75,8 @@ class AugmentSettings:
     eps: float = PAPER_EPS
     margin: float = 1.0
     feat_sim_weight: float = 1.0
+    spec_den_energy: float = 0.9  # eq. 13's share of the energy left untouched
+    spec_den_fraction: float = 0.75  # share of the remaining components perturbed
 
 
 def _check_augmentation(name: str, odenet: ODENet | None) -> None:
@@ -86,7 +88,8 @@ def _check_augmentation(name: str, odenet: ODENet | None) -> None:
 
 def augment_batch(name: str, x: torch.Tensor, y: torch.Tensor, *, odenet: ODENet | None = None,
                   model: Classifier | None = None, beta: float = PAPER_BETA, eps: float = PAPER_EPS,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+                  generator: torch.Generator | None = None, spec_den_energy: float = 0.9,
+                  spec_den_fraction: float = 0.75) -> torch.Tensor:
     """One augmented copy of every series of ``x`` ``(n, C, L)`` by augmentation ``name``.
 
     ``odenet`` supplies ``dz/dt`` for the In-/Out-/Rand-Grad methods; ``model`` is the
@@ -94,7 +97,7 @@ def augment_batch(name: str, x: torch.Tensor, y: torch.Tensor, *, odenet: ODENet
     """
     _check_augmentation(name, odenet)
     if name == "spec-den":
-        return spec_den(x)
+        return spec_den(x, spec_den_energy, spec_den_fraction)
     dzdt = derivative(odenet, x).to(x)
     if name == "in-clamp-grad":
         return in_clamp_grad(x, dzdt, beta)
@@ -114,7 +117,8 @@ def augment_all(x: torch.Tensor, y: torch.Tensor, odenet: ODENet, model: Classif
     settings = settings or AugmentSettings()
     generator = torch.Generator().manual_seed(seed)
     return {name: augment_batch(name, x, y, odenet=odenet, model=model, beta=settings.beta, eps=settings.eps,
-                                generator=generator) for name in AUGMENTATIONS}
+                                generator=generator, spec_den_energy=settings.spec_den_energy,
+                                spec_den_fraction=settings.spec_den_fraction) for name in AUGMENTATIONS}
 
 
 class AugmentedBatches:
@@ -122,15 +126,18 @@ class AugmentedBatches:
     minibatch, so the batch is ``[originals; copies]`` with the labels repeated."""
 
     def __init__(self, name: str, odenet: ODENet | None = None, beta: float = PAPER_BETA,
-                 eps: float = PAPER_EPS, seed: int = 0) -> None:
+                 eps: float = PAPER_EPS, seed: int = 0, settings: AugmentSettings | None = None) -> None:
         _check_augmentation(name, odenet)  # fail before training starts, not at the first batch
         self.name, self.odenet, self.beta, self.eps = name, odenet, beta, eps
+        self.settings = settings or AugmentSettings(beta=beta, eps=eps)
         self.generator = torch.Generator().manual_seed(seed)
 
     def __call__(self, model: Classifier, xb: torch.Tensor, yb: torch.Tensor,
                  epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
         copies = augment_batch(self.name, xb, yb, odenet=self.odenet, model=model, beta=self.beta,
-                               eps=self.eps, generator=self.generator)
+                               eps=self.eps, generator=self.generator,
+                               spec_den_energy=self.settings.spec_den_energy,
+                               spec_den_fraction=self.settings.spec_den_fraction)
         return torch.cat([xb, copies.detach()]), torch.cat([yb, yb])
 
 
@@ -163,25 +170,29 @@ class FeatSim:
 
 def train_augmented(method: str, model_name: str, train: Dataset, budget: Budget, odenet: ODENet | None = None,
                     settings: AugmentSettings = AugmentSettings(), seed: int = 0,
-                    device: torch.device | str | None = None) -> tuple[Classifier, History]:
+                    device: torch.device | str | None = None, epochs: int | None = None
+                    ) -> tuple[Classifier, History]:
     """Build ``model_name`` and train it with cross entropy on ``train`` augmented by
     ``method`` (one of :data:`METHODS`; eq. 6, plus eq. 15 for ``+fs``) with Adam.
 
     ``odenet`` is needed by the In-/Out-/Rand-Grad methods; fit it on ``train`` with
     :func:`tsimb.ode.fit_odenet`. Initialisation, minibatch order and the augmentations'
-    random draws are seeded by ``seed``.
+    random draws are seeded by ``seed``. The budget's batch size counts original series;
+    each minibatch is twice that with the copies. ``epochs`` stops early (replays).
     """
     name, feat_sim = parse_method(method)
-    device = get_device(device) if not isinstance(device, torch.device) else device
+    device = get_device(device)
     if odenet is not None:
         odenet.to(device)  # dz/dt is evaluated on each minibatch, on the training device
-    kwargs: dict = dict(epochs=budget.epochs, batch_size=budget.batch_size, lr=budget.lr,
-                        weight_decay=budget.weight_decay, seed=seed, device=device)
+    kwargs = budget.fit_kwargs(len(train.y))
+    if epochs is not None:
+        kwargs["epochs"] = min(epochs, budget.epochs)
     if name is not None:
-        kwargs["batch_hook"] = AugmentedBatches(name, odenet, settings.beta, settings.eps, seed=seed)
+        kwargs["batch_hook"] = AugmentedBatches(name, odenet, settings.beta, settings.eps, seed=seed,
+                                                settings=settings)
     if feat_sim:
         kwargs["regulariser"] = FeatSim(settings.margin, settings.feat_sim_weight, seed=seed)
     seed_everything(seed)
     model = build_model(model_name, train.n_channels, train.n_classes, train.length)
-    history = fit(model, train.X, train.y, **kwargs)
+    history = fit(model, train.X, train.y, seed=seed, device=device, **kwargs)
     return model, history

@@ -1,6 +1,6 @@
 """The classic corrections for class imbalance, as training recipes over one :func:`fit`.
 
-Every later chapter compares against these, so each is one entry of :data:`METHODS`
+Every later chapter compares against these, so each is one entry of :data:`RECIPES`
 and one call of :func:`train_baseline`. Explained in the book's chapter *Baselines*.
 
 =====================  ==========================================================
@@ -12,15 +12,18 @@ method                 what changes
 ``smote``              SMOTE (Chawla et al. 2002) on the flattened series
 ``adasyn``             ADASYN (He et al. 2008)
 ``borderline-smote``   Borderline-SMOTE (Han et al. 2005)
-``focal``              focal loss, gamma 2 (Lin et al. 2017, eq. 4)
-``cb-focal``           focal loss with class-balanced weights (Cui et al. 2019, sec. 3)
-``ldam-drw``           LDAM loss with deferred re-weighting (Cao et al. 2019, Alg. 1)
+``focal``              softmax focal loss, gamma 2 (Lin et al. 2017, eq. 4)
+``cb-focal``           class-balanced sigmoid focal loss (Cui et al. 2019, sec. 4),
+                       their reduction: weighted sum over the batch size
+``ldam-drw``           LDAM loss with deferred re-weighting (Cao et al. 2019, Alg. 1),
+                       weighted mean as ``cross_entropy(weight=)`` in their code
 =====================  ==========================================================
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -30,63 +33,102 @@ from .losses import (
     DeferredReweighting,
     FocalLoss,
     LDAMLoss,
+    SigmoidFocalLoss,
     class_balanced_weights,
     inverse_frequency_weights,
 )
 from .models import Classifier, build_model
-from .resampling import OVERSAMPLERS, oversample
+from .registry import closest
+from .resampling import OVERSAMPLERS, oversample, random_resample_index
 from .runtime import seed_everything
-from .training import History, fit
+from .training import Budget, History, fit
 
-METHODS = (
-    "none", "class-weights", "ros", "rus", "smote", "adasyn", "borderline-smote",
-    "focal", "cb-focal", "ldam-drw",
-)
 
 
 @dataclass(frozen=True)
-class Budget:
-    """Optimisation budget for one training run (Adam)."""
+class BaselineParams:
+    """The methods' own constants, part of every stored run's configuration: focal gamma
+    (Lin et al.: 2), class-balanced beta (Cui et al.: 0.9999), LDAM's largest margin and
+    logit scale (Cao et al.: 0.5 and 30)."""
 
-    epochs: int = 100
-    batch_size: int = 16
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    drw_fraction: float = 0.8  # LDAM-DRW: re-weighting (and a 10x smaller step) from this point on
+    focal_gamma: float = 2.0
+    cb_beta: float = 0.9999
+    ldam_max_margin: float = 0.5
+    ldam_scale: float = 30.0
+
+
+# A recipe turns (series, labels, class counts, budget, seed, params) into the series and
+# labels to train on and the extra fit() arguments; one function per method, one table.
+Recipe = Callable[[np.ndarray, np.ndarray, np.ndarray, Budget, int, BaselineParams],
+                  tuple[np.ndarray, np.ndarray, dict]]
+
+
+def _none(X, y, counts, budget, seed, params):
+    return X, y, {}
+
+
+def _class_weights(X, y, counts, budget, seed, params):
+    return X, y, dict(class_weight=inverse_frequency_weights(counts))
+
+
+def _random(how: str) -> Recipe:
+    def recipe(X, y, counts, budget, seed, params):
+        index = random_resample_index(y, how, seed)
+        return X[index], y[index], {}
+    return recipe
+
+
+def _synthetic(method: str) -> Recipe:
+    def recipe(X, y, counts, budget, seed, params):
+        X_new, y_new = oversample(X, y, method, seed=seed)
+        return X_new, y_new, {}
+    return recipe
+
+
+def _focal(X, y, counts, budget, seed, params):
+    return X, y, dict(loss=FocalLoss(gamma=params.focal_gamma))
+
+
+def _cb_focal(X, y, counts, budget, seed, params):
+    return X, y, dict(loss=SigmoidFocalLoss(gamma=params.focal_gamma),
+                      class_weight=class_balanced_weights(counts, beta=params.cb_beta),
+                      loss_reduction="mean")
+
+
+def _ldam_drw(X, y, counts, budget, seed, params):
+    start = int(round(budget.drw_fraction * budget.epochs))
+    weights = DeferredReweighting(class_balanced_weights(counts, beta=params.cb_beta), start)
+    return X, y, dict(loss=LDAMLoss(counts, params.ldam_max_margin, params.ldam_scale), class_weight=weights,
+                      lr_milestones=[start], lr_gamma=budget.drw_lr_factor)
+
+
+RECIPES: dict[str, Recipe] = {
+    "none": _none, "class-weights": _class_weights, "ros": _random("over"), "rus": _random("under"),
+    **{name: _synthetic(name) for name in OVERSAMPLERS},
+    "focal": _focal, "cb-focal": _cb_focal, "ldam-drw": _ldam_drw,
+}
+METHODS = tuple(RECIPES)
+NORMED_HEAD = frozenset({"ldam-drw"})  # LDAM's margins assume cosine logits (Cao et al. sec. 3.2)
 
 
 def train_baseline(method: str, model_name: str, train: Dataset, budget: Budget, seed: int = 0,
-                   device: torch.device | str | None = None) -> tuple[Classifier, History]:
+                   device: torch.device | str | None = None, epochs: int | None = None,
+                   params: BaselineParams = BaselineParams()) -> tuple[Classifier, History]:
     """Build ``model_name`` and train it on ``train`` with imbalance correction ``method``.
 
-    The model's initialisation, the minibatch order and any re-sampling are seeded by ``seed``.
+    The model's initialisation, the minibatch order and any re-sampling are seeded by
+    ``seed``. ``epochs`` stops after that many epochs of the budget's schedule (used to
+    replay the start of a stored run).
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown baseline {method!r}; choose one of {METHODS}")
-    X, y = train.X, train.y
-    counts = np.bincount(y, minlength=train.n_classes)
-    kwargs: dict = dict(epochs=budget.epochs, batch_size=budget.batch_size, lr=budget.lr,
-                        weight_decay=budget.weight_decay, seed=seed, device=device)
-    if method in OVERSAMPLERS:
-        X, y = oversample(X, y, method, seed=seed)
-    elif method == "class-weights":
-        kwargs["class_weight"] = inverse_frequency_weights(counts)
-    elif method == "ros":
-        kwargs["resample"] = "over"
-    elif method == "rus":
-        kwargs["resample"] = "under"
-    elif method == "focal":
-        kwargs["loss"] = FocalLoss(gamma=2.0)
-    elif method == "cb-focal":
-        kwargs["loss"] = FocalLoss(gamma=2.0)
-        kwargs["class_weight"] = class_balanced_weights(counts, beta=0.9999)
-    elif method == "ldam-drw":
-        start = int(round(budget.drw_fraction * budget.epochs))
-        kwargs["loss"] = LDAMLoss(counts)
-        kwargs["class_weight"] = DeferredReweighting(class_balanced_weights(counts, beta=0.9999), start)
-        kwargs["lr_milestones"] = [start]
+    if method not in RECIPES:
+        raise ValueError(closest("baseline", method, METHODS))
+    counts = np.bincount(train.y, minlength=train.n_classes)
+    X, y, extra = RECIPES[method](train.X, train.y, counts, budget, seed, params)
+    kwargs = budget.fit_kwargs(len(y))
+    if epochs is not None:
+        kwargs["epochs"] = min(epochs, budget.epochs)
     seed_everything(seed)
     model = build_model(model_name, train.n_channels, train.n_classes, train.length,
-                        normed_head=(method == "ldam-drw"))
-    history = fit(model, X, y, **kwargs)
+                        normed_head=method in NORMED_HEAD)
+    history = fit(model, X, y, seed=seed, device=device, **kwargs, **extra)
     return model, history

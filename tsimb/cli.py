@@ -1,4 +1,4 @@
-"""Command line: ``python -m tsimb datasets | run CHAPTER | bench``."""
+"""Command line: ``python -m tsimb datasets | run CHAPTER | verify [CHAPTER ...] | bench``."""
 
 from __future__ import annotations
 
@@ -6,40 +6,66 @@ import argparse
 import sys
 from pathlib import Path
 
-CHAPTERS = ("baselines", "ode-augmentation")
 
 
 def _datasets(_: argparse.Namespace) -> int:
-    from .data import bundled_datasets, dataset_table, default_cache_dir, is_cached
+    from .data import archive_dirs, archive_names, bundled_datasets, dataset_table, default_cache_dir, is_cached
+    from .experiments import CHAPTERS, chapter_module
 
-    print("Bundled (load offline):")
-    print(dataset_table().to_string(index=False))
-    from .experiments import baselines, ode_augmentation
-
-    settings = [*baselines.SETTINGS.values(), *ode_augmentation.SETTINGS.values()]
-    wanted = sorted({d for s in settings for d in s.datasets} - set(bundled_datasets()))
-    print(f"\nNeeded by the full profile, downloaded into {default_cache_dir()}:")
-    for name in wanted:
-        print(f"  {name:<24} {'cached' if is_cached(name) else 'needs a download'}")
+    print(f"Archive folders ($TSIMB_ARCHIVE): {', '.join(map(str, archive_dirs())) or 'none'}")
+    print("Load offline (archive folders first, then bundled packages):")
+    table = dataset_table()
+    print(table.to_string(index=False))
+    wanted = sorted({c["dataset"] for name in CHAPTERS for profile in ("quick", "full")
+                     for grid in chapter_module(name).grids(profile).values() for c in grid})
+    offline = set(table["name"])
+    missing = [n for n in wanted if n not in offline]
+    if missing:
+        print(f"\nNeeded by a profile but not offline; downloaded into {default_cache_dir()}:")
+        for name in missing:
+            state = "cached" if is_cached(name) else "needs a download"
+            print(f"  {name:<24} {state if name in archive_names() else 'not an archive name'}")
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .experiments import chapter_module, resolve_profile
+    from .experiments.store import RunStore, default_store_dir
+
+    module = chapter_module(args.chapter)
+    profile = resolve_profile(args.profile)
+    folder = args.store or default_store_dir()
+    if folder is None:
+        print("no run store: pass --store DIR (or set TSIMB_STORE)", file=sys.stderr)
+        return 2
+    store = RunStore(folder)
+    store.check_writable()
+    out = Path(args.out) if args.out else None
+    if out is not None and not out.parent.exists():
+        print(f"--out: folder {out.parent} does not exist", file=sys.stderr)
+        return 2
+    names = args.grid or list(module.grids(profile))
     import pandas as pd
 
-    from .experiments import baselines, ode_augmentation, resolve_profile
-    from .experiments.runner import RunCache
+    from .experiments.runner import run_grid
 
-    grids = {"baselines": (baselines.run,),
-             "ode-augmentation": (ode_augmentation.run, ode_augmentation.run_imbalanced)}
-    profile = resolve_profile(args.profile)
-    cache = RunCache(args.cache) if args.cache else RunCache()
-    table = pd.concat([grid(profile, cache=cache, progress=True) for grid in grids[args.chapter]],
-                      ignore_index=True)
-    out = Path(args.out or f"{args.chapter}-{profile}.csv")
-    table.to_csv(out, index=False)
-    print(f"wrote {len(table)} rows to {out}")
+    tables = []
+    for grid in names:
+        configs = module.grids(profile)[grid]
+        tables.append(run_grid(configs, module.run_one, chapter=module.CHAPTER, store=store, write="store",
+                               recompute=args.recompute, progress=True, desc=f"{args.chapter}: {grid}"))
+        print(f"{args.chapter} / {grid}: {len(configs)} runs in {store.path(module.CHAPTER)}")
+    if out is not None:
+        table = pd.concat(tables, ignore_index=True)
+        table.to_csv(out, index=False)
+        print(f"wrote {len(table)} rows to {out}")
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .experiments.verify import verify_cli
+
+    return verify_cli(args)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -62,11 +88,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tsimb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("datasets", help="list data sets that load offline and those that need a download")
-    run = sub.add_parser("run", help="run a chapter's experiment headless and write its tidy table")
-    run.add_argument("chapter", choices=CHAPTERS)
+    from .experiments import CHAPTERS
+
+    run = sub.add_parser("run", help="compute a chapter's grids into the run store (resumes where it stopped)")
+    run.add_argument("chapter", choices=list(CHAPTERS))
     run.add_argument("--profile", choices=("quick", "full"), default=None)
-    run.add_argument("--out", help="CSV path (default CHAPTER-PROFILE.csv)")
-    run.add_argument("--cache", help="folder of cached runs (default $TSIMB_CACHE or ~/.cache/tsimb/runs)")
+    run.add_argument("--grid", action="append", help="only this grid (repeatable; default: all of the chapter's)")
+    run.add_argument("--store", help="run store folder (default: book/runs of this checkout, or $TSIMB_STORE)")
+    run.add_argument("--recompute", action="store_true", help="compute again even what is stored")
+    run.add_argument("--out", help="also write the tidy table to this CSV file")
+    verify = sub.add_parser("verify", help="re-execute a sample of stored runs and compare with the store")
+    verify.add_argument("chapters", nargs="*", help="chapters (default: all)")
+    verify.add_argument("--sample", type=int, default=None, help="runs per chapter (default 3)")
+    verify.add_argument("--store", help="run store folder (default: book/runs of this checkout)")
+    verify.add_argument("--commit", help="the commit that picks the sample (default: HEAD)")
+    verify.add_argument("--full-seconds", type=float, default=None,
+                        help="re-execute runs that took at most this long in full (default 20)")
+    verify.add_argument("--replay-epochs", type=int, default=None, help="epochs replayed otherwise (default 2)")
     bench = sub.add_parser("bench", help="fit versus a bare PyTorch loop (fit), or augmentation and "
                                          "attack throughput (augment)")
     bench.add_argument("what", nargs="?", choices=("fit", "augment"), default="fit")
@@ -77,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--device", default=None)
     args = parser.parse_args(argv)
-    handlers = {"datasets": _datasets, "run": _run, "bench": _bench}
+    handlers = {"datasets": _datasets, "run": _run, "verify": _verify, "bench": _bench}
     return handlers[args.command](args)
 
 

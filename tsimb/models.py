@@ -26,7 +26,11 @@ class NormedLinear(nn.Module):
 
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(in_features, out_features).uniform_(-1, 1))
+        # uniform, then every column rescaled to unit norm as the reference code does
+        # (kaidic/LDAM-DRW): the forward pass ignores the scale, but a weight of norm ~6
+        # would turn several times slower under Adam or SGD
+        weight = torch.empty(in_features, out_features).uniform_(-1, 1)
+        self.weight = nn.Parameter(weight / weight.norm(dim=0, keepdim=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(x, dim=1) @ F.normalize(self.weight, dim=0)

@@ -85,7 +85,7 @@ def fit_odenet(X: np.ndarray, *, epochs: int = 30, batch_size: int = 64, lr: flo
     validate_series(X)
     if X.shape[2] < 2:
         raise ValueError("series need at least two time steps")
-    device = get_device(device) if not isinstance(device, torch.device) else device
+    device = get_device(device)
     torch.manual_seed(seed)
     odenet = ODENet(X.shape[1], X.shape[2]).to(device)
     X_t = torch.as_tensor(X, dtype=torch.float32, device=device)

@@ -1,4 +1,5 @@
-"""Synthetic over-sampling of series (SMOTE family) through imbalanced-learn.
+"""Re-sampling series through imbalanced-learn: random over-/under-sampling and the
+synthetic SMOTE family.
 
 Each series is flattened to a vector of ``channels * length`` values, over-sampled,
 and reshaped; interpolating two z-normalised series point by point gives another
@@ -17,6 +18,22 @@ import numpy as np
 from .data import validate_series
 
 OVERSAMPLERS = ("smote", "adasyn", "borderline-smote")
+RANDOM_SAMPLERS = ("over", "under")
+
+
+def random_resample_index(y: np.ndarray, how: str, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``y`` after random over- (``"over"``) or under-sampling
+    (``"under"``) to equal class counts (imbalanced-learn's ``RandomOverSampler`` and
+    ``RandomUnderSampler``, seeded with ``seed``). Used by the ``ros`` and ``rus`` baselines."""
+    from imblearn.over_sampling import RandomOverSampler
+    from imblearn.under_sampling import RandomUnderSampler
+
+    samplers = {"over": RandomOverSampler, "under": RandomUnderSampler}
+    if how not in samplers:
+        raise ValueError(f"resample must be 'over' or 'under', got {how!r}")
+    sampler = samplers[how](random_state=seed)
+    sampler.fit_resample(np.arange(len(y))[:, None], y)
+    return np.sort(sampler.sample_indices_)
 
 
 class TooFewSeriesError(ValueError):
@@ -61,10 +78,26 @@ def oversample(X: np.ndarray, y: np.ndarray, method: str = "smote", k_neighbors:
         sampler = BorderlineSMOTE(k_neighbors=k, m_neighbors=min(10, len(y) - 1), random_state=seed)
     else:
         raise ValueError(f"unknown over-sampler {method!r}; choose one of {OVERSAMPLERS}")
-    try:
-        flat, y_new = sampler.fit_resample(X.reshape(len(X), -1), y)
-    except RuntimeError as error:
-        if method != "adasyn" or "neigbours" not in str(error):  # imbalanced-learn's spelling
-            raise
+    if method == "adasyn" and _adasyn_has_no_hard_series(X, y, k):
         return X.astype(np.float32), np.asarray(y, dtype=np.int64)
+    flat, y_new = sampler.fit_resample(X.reshape(len(X), -1), y)
     return flat.reshape(-1, *X.shape[1:]).astype(np.float32), y_new.astype(np.int64)
+
+
+def _adasyn_has_no_hard_series(X: np.ndarray, y: np.ndarray, k: int) -> bool:
+    """True when some minority class has no series with a neighbour of another class
+    among its ``k`` nearest: its ADASYN density ratios are all zero and imbalanced-learn
+    raises (He et al. 2008, step 2(c) divides by their sum). Checked up front instead of
+    matching the wording of imbalanced-learn's error message."""
+    from sklearn.neighbors import NearestNeighbors
+
+    flat = X.reshape(len(X), -1)
+    counts = np.bincount(y)
+    majority = int(counts.argmax())
+    nn = NearestNeighbors(n_neighbors=k + 1).fit(flat)
+    for label in np.flatnonzero((counts > 0) & (counts < counts[majority])):
+        members = flat[y == label]
+        neighbours = nn.kneighbors(members, return_distance=False)[:, 1:]
+        if not (y[neighbours] != label).any():
+            return True
+    return False

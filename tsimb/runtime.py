@@ -1,4 +1,4 @@
-"""Device choice and seeding, shared by every chapter."""
+"""Device choice, seeding and reproducible CPU numerics, shared by every chapter."""
 
 from __future__ import annotations
 
@@ -10,26 +10,81 @@ from typing import Iterator
 import numpy as np
 import torch
 
+# Bit-for-bit reproducibility across x86-64 CPUs. oneDNN (PyTorch's CPU convolutions)
+# dispatches to AVX-512 kernels where the CPU has them and to AVX2 kernels elsewhere, and
+# the two sum in different orders: a ResNet trained three epochs on GunPoint gives other
+# losses on one machine and the other (measured on an AVX-512 machine by switching the
+# ISA; this is why outputs made on an AVX-512 machine failed nbval on an AVX2 one).
+# Capping every library at AVX2 makes all AVX2-capable x86-64 CPUs take the same code
+# path. oneDNN reads its variable lazily, at its first primitive, so setting it on import
+# works even after ``import torch``; MKL reads MKL_CBWR when it loads. A variable the user
+# has set is kept; TSIMB_NATIVE_ISA=1 leaves all three alone (faster on AVX-512 machines).
+REPRODUCIBLE_CPU_ENV = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"}
 
-def get_device(prefer: str | None = None) -> torch.device:
-    """``prefer`` if given, else ``$TSIMB_DEVICE``, else CUDA when present, else the CPU."""
-    name = prefer or os.environ.get("TSIMB_DEVICE")
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+DEVICE_ENV = "TSIMB_DEVICE"
+
+
+def pin_cpu_numerics() -> None:
+    """Cap the CPU kernels at AVX2 (see :data:`REPRODUCIBLE_CPU_ENV`) unless
+    ``$TSIMB_NATIVE_ISA`` is set. Called when :mod:`tsimb` is imported."""
+    if os.environ.get("TSIMB_NATIVE_ISA", "").lower() in ("1", "true", "yes"):
+        return
+    for name, value in REPRODUCIBLE_CPU_ENV.items():
+        os.environ.setdefault(name, value)
+
+
+def get_device(prefer: str | torch.device | None = None) -> torch.device:
+    """``prefer`` if given, else ``$TSIMB_DEVICE``, else CUDA when present, else the CPU.
+
+    Raises ``ValueError`` naming the setting for a device name torch does not know or a
+    CUDA device on a machine without one.
+    """
+    if isinstance(prefer, torch.device):
+        name, origin = str(prefer), "device"
+    else:
+        name, origin = (prefer, "device") if prefer else (os.environ.get(DEVICE_ENV), f"${DEVICE_ENV}")
+    if not name:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"{origin}={name!r} is not a device; use 'cpu', 'cuda' or 'cuda:N'") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{origin}={name!r} asks for CUDA, but this machine has no CUDA device; "
+                         f"use 'cpu' or unset {DEVICE_ENV}")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"{origin}={name!r}: tsimb runs on 'cpu', 'cuda' or 'mps'")
+    return device
 
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and PyTorch and ask PyTorch for deterministic kernels.
 
-    On the CPU a fixed seed then gives bit-identical training runs; on CUDA a few
-    kernels have no deterministic version and PyTorch warns instead of failing.
+    On the CPU a fixed seed then gives bit-identical training runs for the same thread
+    count; on CUDA a few kernels have no deterministic version and PyTorch warns instead
+    of failing.
     """
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+@contextmanager
+def threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` intra-op CPU threads (``None``: unchanged). The thread
+    count changes how reductions are split, hence the last bits of a result, so stored
+    runs record it and re-executions use the same."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def in_ci() -> bool:

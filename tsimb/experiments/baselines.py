@@ -11,16 +11,17 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..baselines import METHODS, Budget, train_baseline
+from ..baselines import METHODS, BaselineParams, train_baseline
 from ..data import load_train_test
 from ..imbalance import Imbalance, class_halves
 from ..metrics import evaluate
-from ..training import predict_proba
-from .profiles import resolve_profile
 from ..resampling import TooFewSeriesError
-from .runner import RunCache, SkipRun, run_grid, tidy
+from ..training import Budget, predict_proba
+from .profiles import resolve_profile
+from .runner import RunOutput, SkipRun, run_grid, tidy
 
-CODE_VERSION = "baselines-2"  # bump when a change alters results, to invalidate cached runs
+CHAPTER = "baselines"
+CODE_VERSION = "baselines-3"  # bump when a change alters results, so that stored runs are not served
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class BaselineSettings:
     sweep_methods: tuple[str, ...]
     sweep_ratios: tuple[float, ...]
     sweep_seeds: tuple[int, ...] = field(default=(0, 1))
+    params: BaselineParams = BaselineParams()
 
 
 SETTINGS = {
@@ -71,23 +73,28 @@ SETTINGS = {
 }
 
 
-def run_one(config: dict) -> dict[str, float]:
-    """Train and evaluate one configuration (keys as built by :func:`configs`)."""
+def run_one(config: dict, epochs: int | None = None) -> RunOutput:
+    """Train and evaluate one configuration (keys as built by :func:`configs`); with
+    ``epochs``, train only that many epochs and return the loss trace (a replay)."""
     train, test = load_train_test(config["dataset"])
     imbalance = Imbalance(config["imbalance"], config["ratio"])
     train = imbalance.apply(train, seed=config["seed"])
-    budget = Budget(**config["budget"])
     try:
-        model, _ = train_baseline(config["method"], config["model"], train, budget, seed=config["seed"])
+        model, history = train_baseline(config["method"], config["model"], train, Budget(**config["budget"]),
+                                        seed=config["seed"], epochs=epochs, params=BaselineParams(**config["params"]))
     except TooFewSeriesError as error:
         raise SkipRun(str(error)) from error
+    if epochs is not None:
+        return RunOutput({}, history.loss)
     majority, minority = class_halves(train.class_counts())
-    return evaluate(test.y, predict_proba(model, test.X), majority, minority)
+    return RunOutput(evaluate(test.y, predict_proba(model, test.X), majority, minority), history.loss)
 
 
-def _config(dataset: str, imbalance: Imbalance, model: str, method: str, seed: int, budget: Budget) -> dict:
-    return dict(chapter="baselines", version=CODE_VERSION, dataset=dataset, imbalance=imbalance.kind,
-                ratio=float(imbalance.ratio), model=model, method=method, seed=seed, budget=asdict(budget))
+def _config(dataset: str, imbalance: Imbalance, model: str, method: str, seed: int, budget: Budget,
+            params: BaselineParams = BaselineParams()) -> dict:
+    return dict(chapter=CHAPTER, version=CODE_VERSION, dataset=dataset, imbalance=imbalance.kind,
+                ratio=float(imbalance.ratio), model=model, method=method, seed=seed, budget=asdict(budget),
+                params=asdict(params))
 
 
 def distinct_protocols(dataset: str, imbalances: tuple[Imbalance, ...]) -> list[Imbalance]:
@@ -108,11 +115,11 @@ def configs(settings: BaselineSettings) -> list[dict]:
     data set and model trained on the published, unsubsampled training split without
     correction."""
     reference = [
-        _config(d, Imbalance("none"), model, "none", seed, settings.budget)
+        _config(d, Imbalance("none"), model, "none", seed, settings.budget, settings.params)
         for d in settings.datasets for model in settings.models for seed in settings.seeds
     ]
     return reference + [
-        _config(d, imb, model, method, seed, settings.budget)
+        _config(d, imb, model, method, seed, settings.budget, settings.params)
         for d in settings.datasets for imb in distinct_protocols(d, settings.imbalances)
         for model in settings.models for method in settings.methods for seed in settings.seeds
     ]
@@ -120,22 +127,32 @@ def configs(settings: BaselineSettings) -> list[dict]:
 
 def sweep_configs(settings: BaselineSettings) -> list[dict]:
     return [
-        _config(settings.sweep_dataset, Imbalance("step", ratio), settings.sweep_model, method, seed, settings.budget)
+        _config(settings.sweep_dataset, Imbalance("step", ratio), settings.sweep_model, method, seed,
+                settings.budget, settings.params)
         for ratio in settings.sweep_ratios for method in settings.sweep_methods for seed in settings.sweep_seeds
     ]
 
 
-BOOKKEEPING = ("chapter", "version", "budget")
+BOOKKEEPING = ("chapter", "version", "budget", "params")
+REFERENCE_METHOD, OWN_METHODS = "none", ("ldam-drw", "smote")
 
 
-def run(profile: str | None = None, cache: RunCache | None = None, progress: bool | None = None) -> pd.DataFrame:
+def grids(profile: str | None = None) -> dict[str, list[dict]]:
+    """Every grid of the chapter under ``profile``, by name (what ``tsimb run`` fills)."""
+    settings = SETTINGS[resolve_profile(profile)]
+    return {"main": configs(settings), "sweep": sweep_configs(settings)}
+
+
+def run(profile: str | None = None, progress: bool | None = None, **runner) -> pd.DataFrame:
     """The main grid as a tidy table: dataset, imbalance, ratio, protocol, model, method,
-    seed, metric, value. Rows with protocol ``balanced`` are the unsubsampled reference."""
-    settings = SETTINGS[resolve_profile(profile)]
-    return tidy(run_grid(configs(settings), run_one, cache, progress, desc="baselines"), BOOKKEEPING)
+    seed, metric, value. Rows with protocol ``balanced`` are the unsubsampled reference.
+    ``runner`` goes to :func:`~tsimb.experiments.runner.run_grid` (store, cache, executor, ...)."""
+    grid = run_grid(grids(profile)["main"], run_one, chapter=CHAPTER, progress=progress, desc="baselines", **runner)
+    return tidy(grid, BOOKKEEPING)
 
 
-def run_sweep(profile: str | None = None, cache: RunCache | None = None, progress: bool | None = None) -> pd.DataFrame:
+def run_sweep(profile: str | None = None, progress: bool | None = None, **runner) -> pd.DataFrame:
     """Step imbalance at several ratios on one data set, as a tidy table."""
-    settings = SETTINGS[resolve_profile(profile)]
-    return tidy(run_grid(sweep_configs(settings), run_one, cache, progress, desc="ratio sweep"), BOOKKEEPING)
+    grid = run_grid(grids(profile)["sweep"], run_one, chapter=CHAPTER, progress=progress, desc="ratio sweep",
+                    **runner)
+    return tidy(grid, BOOKKEEPING)

@@ -1,28 +1,34 @@
 """Run a grid of (data set, method, seed, ...) configurations into one tidy table.
 
-Each finished run is stored as a JSON file named by the hash of its configuration, written
-to a temporary file and renamed into place (an atomic step), so an interrupted grid loses
-at most the run in progress and a rerun resumes where it stopped. The cache lives in
-``$TSIMB_CACHE`` or ``~/.cache/tsimb/runs``.
+Each configuration is looked up in the book's run store, then in the local cache (see
+:mod:`tsimb.experiments.store`); what is missing is computed, in this process or on any
+``concurrent.futures.Executor`` (a process pool, or a Dask cluster's
+``Client.get_executor()``), and appended by this process alone, one line per run as it
+finishes. Concurrent drivers on one store split the grid: each run is claimed with a
+lock, and a run another process is computing is read when it is done.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import tempfile
+import platform
+import subprocess
+import time
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Literal, Mapping
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
+import torch
+from tqdm.auto import tqdm
 
+from ..runtime import get_device, threads
 from ..training import show_progress
-
-Config = Mapping[str, object]
-RunFn = Callable[[Config], Mapping[str, float]]
+from .store import Config, RunStore, StoreError, config_key, default_cache_dir, default_store_dir
 
 
 class SkipRun(Exception):
@@ -31,67 +37,203 @@ class SkipRun(Exception):
     of stopping the grid."""
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("TSIMB_CACHE", Path.home() / ".cache" / "tsimb" / "runs"))
+@dataclass
+class RunOutput:
+    """What a run function returns: scalar ``metrics`` and the per-epoch training loss
+    ``trace`` of its classifier (what ``tsimb verify`` replays)."""
+
+    metrics: dict[str, float]
+    trace: list[float] = field(default_factory=list)
 
 
-def config_key(config: Config) -> str:
-    """A stable hash of a configuration (key order does not matter)."""
-    text = json.dumps(config, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+# run(config, epochs=None) -> RunOutput; with ``epochs`` it trains only that many epochs and
+# may skip the evaluation (a replay for ``tsimb verify``)
+RunFn = Callable[..., RunOutput | Mapping[str, float]]
+DEFAULT = "default"
 
 
-class RunCache:
-    """A folder of finished runs, one JSON file per configuration. ``enabled=False`` keeps nothing."""
-
-    def __init__(self, folder: str | Path | None = None, enabled: bool = True) -> None:
-        self.folder = Path(folder) if folder is not None else default_cache_dir()
-        self.enabled = enabled
-
-    def path(self, config: Config) -> Path:
-        return self.folder / f"{config_key(config)}.json"
-
-    def get(self, config: Config) -> dict | None:
-        if not self.enabled:
-            return None
-        path = self.path(config)
-        if not path.exists():
-            return None
-        with open(path) as f:
-            return json.load(f)["metrics"]
-
-    def put(self, config: Config, metrics: Mapping[str, float]) -> None:
-        if not self.enabled:
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump({"config": dict(config), "metrics": dict(metrics)}, f, default=str)
-        os.replace(tmp, self.path(config))
+@lru_cache(maxsize=1)
+def git_commit() -> str:
+    """The commit of the checkout tsimb runs from (``+dirty`` with uncommitted changes), or ``unknown``."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "tsimb"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
 
 
-def run_grid(configs: Iterable[Config], run: RunFn, cache: RunCache | None = None,
-             progress: bool | None = None, desc: str = "runs") -> pd.DataFrame:
-    """Run (or read from ``cache``) every configuration; return a tidy table with one row
-    per configuration and metric: the configuration's keys as columns, then
-    ``metric`` and ``value``. A configuration whose run raises :class:`SkipRun` gives one
-    row with metric ``skipped``, value NaN and the reason in a ``note`` column."""
-    cache = cache if cache is not None else RunCache()
-    configs = list(configs)
-    rows = []
-    for config in tqdm(configs, desc=desc, disable=not show_progress(progress)):
-        metrics = cache.get(config)
-        if metrics is None:
-            try:
-                metrics = {k: float(v) for k, v in run(config).items()}
-            except SkipRun as reason:
-                metrics = {"skipped": float("nan"), "reason": str(reason)}
-            cache.put(config, metrics)
-        if "skipped" in metrics:
-            rows.append({**config, "metric": "skipped", "value": float("nan"), "note": metrics["reason"]})
-            continue
-        rows.extend({**config, "metric": name, "value": value} for name, value in metrics.items())
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def numerics(device: torch.device, n_threads: int) -> str:
+    """What decides the last bits of a result: device kind, kernel ISA cap, threads, torch.
+    Two runs with the same string compute the same bits (``tsimb verify`` compares exactly)."""
+    if device.type == "cuda":
+        return f"cuda/{torch.cuda.get_device_name(device)}/torch{torch.__version__}"
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "native")
+    return f"cpu/{platform.machine()}/isa-{isa}/{n_threads}threads/torch{torch.__version__}"
+
+
+def provenance(seconds: float, n_threads: int) -> dict:
+    from .. import __version__
+
+    device = get_device()
+    return dict(tsimb=__version__, commit=git_commit(), torch=torch.__version__, device=device_name(device),
+                device_type=device.type, numerics=numerics(device, n_threads), threads=n_threads,
+                seconds=round(seconds, 3), date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def run_threads() -> int:
+    """Intra-op threads for a run: ``$TSIMB_THREADS``, else torch's default."""
+    value = os.environ.get("TSIMB_THREADS")
+    if value is None:
+        return torch.get_num_threads()
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"TSIMB_THREADS={value!r} must be a positive integer")
+    return int(value)
+
+
+def execute(run: RunFn, config: Config, n_threads: int | None = None, epochs: int | None = None) -> dict:
+    """Run one configuration and return its record (without ``key``): metrics or the
+    skip reason, trace, provenance. Module-level, so process pools and Dask can ship it."""
+    n_threads = n_threads or run_threads()
+    start = time.perf_counter()
+    with threads(n_threads):
+        try:
+            output = run(dict(config)) if epochs is None else run(dict(config), epochs=epochs)
+        except SkipRun as reason:
+            return dict(config=dict(config), metrics={}, skipped=str(reason), trace=[],
+                        provenance=provenance(time.perf_counter() - start, n_threads))
+    if not isinstance(output, RunOutput):
+        output = RunOutput(dict(output))
+    metrics = {k: float(v) for k, v in output.metrics.items()}
+    if epochs is None and not metrics:
+        raise StoreError(f"the run of {dict(config)} returned no metrics; a run must return at least one")
+    bad = [k for k, v in metrics.items() if not np.isfinite(v)]
+    if bad:
+        raise StoreError(f"the run of {dict(config)} returned non-finite metric(s) {bad}; not stored")
+    return dict(config=dict(config), metrics=metrics, trace=[float(v) for v in output.trace],
+                provenance=provenance(time.perf_counter() - start, n_threads))
+
+
+def _rows(config: Config, record: dict) -> list[dict]:
+    if "skipped" in record:
+        return [{**config, "metric": "skipped", "value": float("nan"), "note": record["skipped"]}]
+    return [{**config, "metric": name, "value": value} for name, value in record["metrics"].items()]
+
+
+def run_grid(configs: Iterable[Config], run: RunFn, *, chapter: str,
+             store: RunStore | None | str = DEFAULT, cache: RunStore | None | str = DEFAULT,
+             write: Literal["store", "cache"] = "cache", recompute: bool = False,
+             executor: Executor | None = None, progress: bool | None = None, desc: str = "runs") -> pd.DataFrame:
+    """Read or compute every configuration; return a tidy table with one row per
+    configuration and metric (the configuration's keys as columns, then ``metric`` and
+    ``value``). A configuration whose run raises :class:`SkipRun` gives one row with
+    metric ``skipped``, value NaN and the reason in a ``note`` column.
+
+    Args:
+        chapter: the store file the runs belong to (``<store>/<chapter>.jsonl``).
+        store: the book's run store (default :func:`default_store_dir`; None: none).
+        cache: the local cache (default ``$TSIMB_CACHE``; None: none).
+        write: where computed runs go: the ``store`` (``python -m tsimb run``) or the ``cache``.
+        recompute: ignore stored and cached runs and compute every configuration again.
+        executor: compute missing runs there (results are written by this process only).
+        progress: a progress bar with runs done and left and an ETA (also in Jupyter).
+    """
+    store = RunStore(default_store_dir()) if store == DEFAULT and default_store_dir() else (
+        None if store == DEFAULT else store)
+    cache = RunStore(default_cache_dir()) if cache == DEFAULT else cache
+    sources = [] if recompute else [s for s in (store, cache) if s is not None]
+    target = store if write == "store" else cache
+    configs = [dict(c) for c in configs]
+    found: dict[str, dict] = {}
+    missing = []
+    for config in configs:
+        record = next((r for r in (s.get(chapter, config) for s in sources) if r is not None), None)
+        if record is not None:
+            found[config_key(config)] = record
+        elif config_key(config) not in {config_key(m) for m in missing}:
+            missing.append(config)
+    if missing:
+        if target is None:
+            raise StoreError(f"{len(missing)} run(s) of {chapter} must be computed but there is nowhere to "
+                             f"write them (write={write!r} and that store is None)")
+        target.check_writable()
+        found.update(_compute(missing, run, chapter, target, sources, recompute, executor,
+                              show_progress(progress), desc, total=len(configs), done=len(configs) - len(missing)))
+    rows = [row for config in configs for row in _rows(config, found[config_key(config)])]
     return pd.DataFrame(rows)
+
+
+def _compute(missing: list[dict], run: RunFn, chapter: str, target: RunStore, sources: list[RunStore],
+             recompute: bool, executor: Executor | None, progress: bool, desc: str,
+             total: int, done: int) -> dict[str, dict]:
+    results: dict[str, dict] = {}
+    bar = tqdm(total=total, initial=done, desc=desc, unit="run", disable=not progress)
+
+    def finish(config: dict, record: dict) -> None:
+        record = {"key": config_key(config), **record}
+        target.append(chapter, record)
+        results[record["key"]] = record
+        bar.update(1)
+
+    def already_done(config: dict) -> dict | None:
+        if recompute:
+            return None
+        return next((r for r in (s.get(chapter, config) for s in sources) if r is not None), None)
+
+    deferred = []
+    try:
+        if executor is None:
+            for config in missing:
+                with target.lock(config_key(config), blocking=False) as mine:
+                    if not mine:  # another process is computing it: come back at the end
+                        deferred.append(config)
+                        continue
+                    record = already_done(config)
+                    if record is not None:
+                        results[config_key(config)] = record
+                        bar.update(1)
+                        continue
+                    finish(config, execute(run, config))
+        else:
+            futures: dict[Future, dict] = {executor.submit(execute, run, c, run_threads()): c for c in missing}
+            for future in _as_completed(futures):
+                finish(futures[future], future.result())
+        for config in deferred:
+            with target.lock(config_key(config)):
+                record = already_done(config) or execute(run, config)
+                if "key" not in record:
+                    finish(config, record)
+                else:
+                    results[config_key(config)] = record
+                    bar.update(1)
+    finally:
+        bar.close()
+    return results
+
+
+def _as_completed(futures: dict) -> Iterable[Future]:
+    from concurrent.futures import as_completed
+
+    try:  # a Dask executor's futures are concurrent.futures-compatible
+        yield from as_completed(futures)
+    finally:
+        for future in futures:
+            future.cancel()
 
 
 def tidy(table: pd.DataFrame, bookkeeping: Iterable[str]) -> pd.DataFrame:
@@ -100,7 +242,7 @@ def tidy(table: pd.DataFrame, bookkeeping: Iterable[str]) -> pd.DataFrame:
     imbalance protocol (``balanced``, ``step-10``, ...)."""
     from ..imbalance import Imbalance
 
-    table = table.drop(columns=list(bookkeeping))
+    table = table.drop(columns=[c for c in bookkeeping if c in table.columns])
     table["protocol"] = [Imbalance(k, r).label for k, r in zip(table["imbalance"], table["ratio"])]
     return table
 
@@ -127,6 +269,17 @@ def format_summary(summary: pd.DataFrame, index: list[str], columns: str | list[
     return wide
 
 
-def seeds_for(n: int, base: int = 0) -> list[int]:
-    """``n`` replicate seeds."""
-    return list(np.arange(base, base + n).tolist())
+def describe_runs(records: Iterable[dict]) -> str:
+    """One provenance line for a chapter's results: how many runs, on what devices, the
+    total compute time, the tsimb commits and dates."""
+    records = list(records)
+    if not records:
+        return "no stored runs"
+    prov = pd.DataFrame([r["provenance"] for r in records])
+    devices = ", ".join(f"{n} on {d}" for d, n in prov.groupby("device")["seconds"].count().items())
+    hours = prov["seconds"].sum() / 3600
+    commits = sorted({c[:7] + ("+dirty" if c.endswith("+dirty") else "") for c in prov["commit"]})
+    dates = prov["date"].str[:10]
+    return (f"{len(records)} runs ({devices}), {hours:.2f} device-hours of compute, tsimb "
+            f"{', '.join(sorted(set(prov['tsimb'])))} at commit{'s' if len(commits) > 1 else ''} "
+            f"{', '.join(commits)}, {dates.min()} to {dates.max()} (UTC)")
