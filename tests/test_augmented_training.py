@@ -19,9 +19,9 @@ from tsimb.augmented_training import (
     parse_method,
     train_augmented,
 )
-from tsimb.baselines import Budget
 from tsimb.experiments import ode_augmentation as experiment
-from tsimb.experiments.runner import config_key
+from tsimb.experiments.store import config_key
+from tsimb.training import FAWAZ_RESNET, Budget
 from tsimb.imbalance import Imbalance
 from tsimb.models import build_model
 from tsimb.ode import fit_odenet
@@ -131,20 +131,25 @@ def test_feat_sim_changes_training(make_dataset, odenet):
 
 def test_grids_cover_every_combination_once():
     s = experiment.SETTINGS["quick"]
-    main, imbalanced = experiment.configs(s), experiment.imbalance_configs(s)
-    assert len(main) == len(s.datasets) * len(s.methods) * len(s.seeds)
-    assert len(imbalanced) == len(s.imbalance_datasets) * len(s.imbalance_methods) * len(s.seeds)
-    keys = {config_key(c) for c in main + imbalanced}
-    assert len(keys) == len(main) + len(imbalanced)
-    assert set(s.methods) == set(experiment.PAPER_METHODS)
+    grids = experiment.grids("quick")
+    assert len(grids["paper"]) == len(s.datasets) * len(s.methods) * len(s.seeds)
+    assert len(grids["imbalanced"]) == len(s.imbalance_datasets) * len(s.imbalance_methods) * len(s.imbalance_seeds)
+    assert len(grids["beyond"]) == len(s.beyond_datasets) * len(s.beyond_methods) * len(s.seeds)
+    every = [c for g in grids.values() for c in g]
+    assert len({config_key(c) for c in every}) == len(every)
+    assert set(s.methods) <= set(experiment.PAPER_METHODS) and "none" in s.methods
+    assert set(s.datasets) <= set(experiment.paper_results()["dataset"])  # the paper's own data
+    assert not set(s.beyond_datasets) & set(experiment.paper_results()["dataset"])
+    assert {c["budget"]["epochs"] for c in grids["long"]} == {s.long_epochs}
     assert set(experiment.SETTINGS["full"].methods) == set(METHODS)
 
 
-def test_profiles_share_code_and_the_full_one_uses_the_papers_sets_and_optimiser():
+def test_profiles_share_code_and_train_every_method_under_fawaz_protocol():
     quick, full = experiment.SETTINGS["quick"], experiment.SETTINGS["full"]
     assert set(quick.__dataclass_fields__) == set(full.__dataclass_fields__)
     assert set(full.datasets) == set(experiment.paper_results()["dataset"])
-    assert (full.budget.lr, full.budget.weight_decay) == (2e-4, 1e-3)
+    assert full.budget == FAWAZ_RESNET
+    assert replace(quick.budget, epochs=FAWAZ_RESNET.epochs) == FAWAZ_RESNET
     assert full.augment.beta == full.augment.eps == 0.33
 
 
@@ -154,6 +159,7 @@ def test_paper_results_are_complete_percentages_as_fractions():
     assert paper["value"].between(0, 1).all()
     row = paper.query("dataset == 'CricketX' and method == 'out-sign-grad+fs' and metric == 'bim_accuracy'")
     assert row["value"].item() == pytest.approx(0.7641)
+    assert set(paper.query("method == 'none'")["table"]) == {"I"}
 
 
 def test_evaluation_subset_is_stratified_and_fixed(make_dataset):
@@ -165,69 +171,40 @@ def test_evaluation_subset_is_stratified_and_fixed(make_dataset):
     assert experiment.evaluation_subset(test, 500) is test
 
 
-def test_run_one_reports_clean_and_robust_accuracy(monkeypatch):
-    s = experiment.SETTINGS["quick"]
-    tiny = replace(s, budget=Budget(epochs=1, batch_size=16), ode_budget=experiment.ODEBudget(epochs=1),
-                   test_size=40)
+def _tiny_settings():
+    return replace(experiment.SETTINGS["quick"], budget=replace(FAWAZ_RESNET, epochs=2),
+                   ode_budget=experiment.ODEBudget(epochs=1), test_size=40)
+
+
+def test_run_one_reports_clean_and_robust_accuracy_and_its_trace():
+    tiny = _tiny_settings()
     balanced = experiment.run_one(experiment._config("ItalyPowerDemand", Imbalance("none"), "in-sign-grad", 0, tiny))
-    assert {"clean_accuracy", "fgsm_accuracy", "bim_accuracy", "balanced_accuracy"} == set(balanced)
+    assert {"clean_accuracy", "fgsm_accuracy", "bim_accuracy", "balanced_accuracy", "predicted_classes",
+            "best_epoch"} == set(balanced.metrics)
+    assert len(balanced.trace) == 2
     step = experiment.run_one(experiment._config("ItalyPowerDemand", Imbalance("step", 10), "spec-den", 0, tiny))
-    assert {"clean_accuracy_minority", "fgsm_accuracy_minority", "bim_accuracy_minority"} <= set(step)
-    assert all(0 <= v <= 1 for v in step.values())
+    assert {"clean_accuracy_minority", "fgsm_accuracy_minority", "bim_accuracy_minority"} <= set(step.metrics)
+    assert all(0 <= v <= 1 for k, v in step.metrics.items() if "accuracy" in k)
+    replay = experiment.run_one(experiment._config("ItalyPowerDemand", Imbalance("step", 10), "spec-den", 0, tiny),
+                                epochs=1)
+    assert replay.metrics == {} and replay.trace == step.trace[:1]
 
 
-def test_cli_runs_the_chapter_grid(tmp_path, monkeypatch):
+def test_cli_fills_the_store(tmp_path, monkeypatch):
     import pandas as pd
 
     from tsimb.cli import main
 
-    tiny = replace(experiment.SETTINGS["quick"], datasets=("ItalyPowerDemand",), methods=("none", "spec-den"),
-                   seeds=(0,), budget=Budget(epochs=1, batch_size=16), imbalance_datasets=("ItalyPowerDemand",),
-                   imbalance_methods=("none",), test_size=20)
+    tiny = replace(_tiny_settings(), datasets=("ItalyPowerDemand",), methods=("none", "spec-den"), seeds=(0,),
+                   imbalance_datasets=("ItalyPowerDemand",), imbalance_methods=("none",), imbalance_seeds=(0,),
+                   beyond_datasets=(), long_epochs=None, test_size=20)
     monkeypatch.setitem(experiment.SETTINGS, "quick", tiny)
     monkeypatch.delenv("TSIMB_PROFILE", raising=False)
     out = tmp_path / "table.csv"
-    assert main(["run", "ode-augmentation", "--out", str(out), "--cache", str(tmp_path / "runs")]) == 0
+    store = tmp_path / "runs"
+    assert main(["run", "ode-augmentation", "--out", str(out), "--store", str(store)]) == 0
     table = pd.read_csv(out)
     assert set(table["protocol"]) == {"balanced", "step-10"}
     assert {"bim_accuracy", "bim_accuracy_minority"} <= set(table["metric"])
-
-
-def _toy_results(effect: float, noise: float, datasets=("a", "b"), seeds=range(5)) -> "pd.DataFrame":
-    import pandas as pd
-
-    rng = np.random.default_rng(0)
-    rows = []
-    for d in datasets:
-        for s in seeds:
-            base = 0.5 + 0.05 * rng.normal()
-            for method, value in (("none", base), ("out-sign-grad", base + effect + noise * rng.normal())):
-                rows.append(dict(dataset=d, method=method, seed=s, metric="bim_accuracy", value=value))
-    return pd.DataFrame(rows)
-
-
-def test_gains_are_paired_by_data_set_and_seed():
-    table = _toy_results(effect=0.1, noise=0.0)
-    gains = experiment.gains(table)
-    assert set(gains["method"]) == {"out-sign-grad"}
-    np.testing.assert_allclose(gains["gain"], 0.1)
-    paper_gains = experiment.gains(experiment.paper_results())
-    row = paper_gains.query("dataset == 'Adiac' and method == 'out-sign-grad' and metric == 'fgsm_accuracy'")
-    assert row["gain"].item() == pytest.approx(0.4527 - 0.031)
-
-
-@pytest.mark.parametrize("effect, noise, verdict", [
-    (0.10, 0.01, "supported"),
-    (0.02, 0.20, None),  # noisy: cannot be called supported
-    (-0.10, 0.01, "contradicted"),
-])
-def test_claims_are_tested_against_seed_noise(effect, noise, verdict):
-    claim = (("Out-Sign-Grad raises BIM accuracy", "III-D", "out-sign-grad", "none", "bim_accuracy"),)
-    result = experiment.check_claims(_toy_results(effect, noise), claims=claim).iloc[0]
-    assert result["our_difference"] == pytest.approx(effect, abs=0.2)
-    assert result["paper_difference"] == pytest.approx(
-        np.mean([v["out-sign-grad"][2] - v["none"][2] for v in experiment._PAPER_ROWS.values()]) / 100)
-    if verdict is None:
-        assert result["verdict"] != "supported"
-    else:
-        assert result["verdict"] == verdict
+    assert len(pd.read_json(store / "ode-augmentation.jsonl", lines=True)) == 3
+    assert main(["run", "ode-augmentation", "--out", str(tmp_path / "missing" / "t.csv"), "--store", str(store)]) == 2

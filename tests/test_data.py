@@ -150,28 +150,145 @@ def test_encode_labels_orders_numeric_names_numerically():
     np.testing.assert_array_equal(codes, [1, 0, 2, 0])
 
 
-def test_unknown_dataset_offline_raises_clear_error(monkeypatch, tmp_path):
+@pytest.fixture
+def fresh_loader():
+    data_module._raw_splits.cache_clear()
+    yield
+    data_module._raw_splits.cache_clear()
+
+
+@pytest.fixture
+def no_archive(monkeypatch):
+    monkeypatch.setenv("TSIMB_ARCHIVE", "")
+
+
+def test_a_failed_download_raises_a_clear_error_and_leaves_no_folders(monkeypatch, tmp_path, fresh_loader,
+                                                                     no_archive):
     calls = []
 
     def offline(name, extract_path):
         calls.append((name, extract_path))
+        (tmp_path / "data" / name).mkdir(parents=True)  # aeon makes its folder before it fails
         raise urllib.error.URLError("offline")
 
     monkeypatch.setattr(data_module, "_load_aeon", offline)
-    data_module._raw_splits.cache_clear()
-    try:
-        with pytest.raises(DatasetUnavailableError) as info:
-            load_dataset("NoSuchDataSetXYZ", "train", cache_dir=tmp_path)
-    finally:
-        data_module._raw_splits.cache_clear()
+    with pytest.raises(DatasetUnavailableError) as info:
+        load_dataset("TwoLeadECG", "train", cache_dir=tmp_path / "data")  # a real name, not in any archive here
     message = str(info.value)
-    assert calls and calls[0][0] == "NoSuchDataSetXYZ"
-    assert "NoSuchDataSetXYZ" in message
-    assert str(tmp_path) in message
+    assert calls and calls[0][0] == "TwoLeadECG"
+    assert str(tmp_path / "data") in message and "TSIMB_ARCHIVE" in message
     for name in ("GunPoint", "Coffee", "Trace"):
         assert name in message
-    assert isinstance(info.value, RuntimeError)
     assert isinstance(info.value.__cause__, urllib.error.URLError)
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("typo, suggestion", [("GunPont", "GunPoint"), ("gunpoint", "GunPoint"),
+                                              ("TwoLeadEGC", "TwoLeadECG")])
+def test_a_misspelt_name_gets_the_closest_names_and_no_download(monkeypatch, tmp_path, typo, suggestion,
+                                                                fresh_loader, no_archive):
+    monkeypatch.setattr(data_module, "_load_aeon", lambda *a: pytest.fail("must not try to download"))
+    with pytest.raises(DatasetUnavailableError, match=f"did you mean '{suggestion}'"):
+        load_dataset(typo, cache_dir=tmp_path)
+
+
+# --- local archive folders ($TSIMB_ARCHIVE) ---------------------------------------------
+
+
+def _write_ucr(folder, name, train_lines, test_lines):
+    (folder / name).mkdir(parents=True, exist_ok=True)
+    (folder / name / f"{name}_TRAIN.tsv").write_text("\n".join(train_lines) + "\n")
+    (folder / name / f"{name}_TEST.tsv").write_text("\n".join(test_lines) + "\n")
+
+
+def _rows(labels, length=5, seed=0):
+    rng = np.random.default_rng(seed)
+    return ["\t".join([str(label), *(f"{v:.6f}" for v in rng.normal(size=length))]) for label in labels]
+
+
+def test_an_archive_folder_is_read_first_and_never_written(tmp_path, monkeypatch, fresh_loader):
+    _write_ucr(tmp_path, "GunPoint", _rows([1, 2, 2, 1]), _rows([2, 1, 1], seed=1))
+    before = sorted(p.stat().st_mtime_ns for p in tmp_path.rglob("*"))
+    monkeypatch.setenv("TSIMB_ARCHIVE", f"{tmp_path / 'missing'}:{tmp_path}")
+    train, test = load_train_test("GunPoint")  # the archive copy shadows aeon's bundled one
+    assert train.X.shape == (4, 1, 5) and test.X.shape == (3, 1, 5) and train.X.dtype == np.float32
+    assert train.source == f"archive {tmp_path}" and train.class_names == ("1", "2")
+    assert sorted(p.stat().st_mtime_ns for p in tmp_path.rglob("*")) == before
+    assert "GunPoint" in data_module.archive_datasets()
+
+
+def test_unequal_length_ucr_series_are_padded_in_the_file_and_resampled(tmp_path, monkeypatch, fresh_loader):
+    lines = ["1\t1\t2\t3\t4", "2\t1\t2\tNaN\tNaN", "1\t4\t3\t2\tNaN"]
+    _write_ucr(tmp_path, "Ragged", lines, lines)
+    monkeypatch.setenv("TSIMB_ARCHIVE", str(tmp_path))
+    train = load_dataset("Ragged", znormalise=False)
+    assert train.X.shape == (3, 1, 4)
+    np.testing.assert_allclose(train.X[1, 0], [1, 4 / 3, 5 / 3, 2])
+
+
+def test_the_uea_ts_files_of_the_shared_archive(monkeypatch, fresh_loader):
+    shared = data_module.Path(data_module.__file__).resolve().parents[1].parent / "shared" / "data"
+    if not (shared / "Epilepsy").is_dir():
+        pytest.skip("../shared/data is not beside this checkout")
+    monkeypatch.setenv("TSIMB_ARCHIVE", str(shared))
+    train, test = load_train_test("Epilepsy")
+    assert train.X.shape == (137, 3, 206) and test.X.shape == (138, 3, 206)
+    train, test = load_train_test("TwoLeadECG")
+    assert train.X.shape == (23, 1, 82) and test.X.shape == (1139, 1, 82) and train.X.dtype == np.float32
+
+
+@pytest.mark.parametrize("train_lines, expected", [
+    (["1\t0.1\t0.2\t0.3", "2\t0.1\t0.2"], r"line 2 has 2 values but line 1 has 3"),
+    (["1\t0.1\t0.2", "2\t0.1\tabc"], r"line 2: 'abc' is not a number"),
+    (["1\t0.1\t0.2", "2"], r"line 2 has a label but no values"),
+    (["1\t0.1\t0.2", "\t0.3\t0.1"], r"line 2 has no class label"),
+    (["1\t0.1\tNaN\t0.2"], r"line 1 has missing values inside its series"),
+    ([], r"holds no series"),
+], ids=["truncated", "not a number", "no values", "no label", "gap", "empty"])
+def test_bad_ucr_files_name_the_file_and_line(tmp_path, monkeypatch, train_lines, expected, fresh_loader):
+    _write_ucr(tmp_path, "Bad", train_lines, ["1\t0.1\t0.2\t0.3"])
+    monkeypatch.setenv("TSIMB_ARCHIVE", str(tmp_path))
+    with pytest.raises(DatasetUnavailableError, match=expected) as info:
+        load_dataset("Bad")
+    assert "Bad_TRAIN.tsv" in str(info.value)
+
+
+def test_a_single_class_data_set_is_refused(tmp_path, monkeypatch, fresh_loader):
+    _write_ucr(tmp_path, "One", _rows([3, 3]), _rows([3]))
+    monkeypatch.setenv("TSIMB_ARCHIVE", str(tmp_path))
+    with pytest.raises(DatasetUnavailableError, match="single class"):
+        load_dataset("One")
+
+
+def test_binary_garbage_and_a_missing_test_file(tmp_path, monkeypatch, fresh_loader):
+    _write_ucr(tmp_path, "Bin", _rows([1, 2]), _rows([1, 2]))
+    (tmp_path / "Bin" / "Bin_TRAIN.tsv").write_bytes(b"\xff\xfe\x00garbage")
+    (tmp_path / "Half").mkdir()
+    (tmp_path / "Half" / "Half_TRAIN.tsv").write_text("1\t0.5\n")
+    monkeypatch.setenv("TSIMB_ARCHIVE", str(tmp_path))
+    with pytest.raises(DatasetUnavailableError, match="not UTF-8"):
+        load_dataset("Bin")
+    with pytest.raises(DatasetUnavailableError, match="Half_TEST.tsv is missing"):
+        load_dataset("Half")
+
+
+def test_bad_ts_files_name_the_file_and_line(tmp_path, monkeypatch, fresh_loader):
+    header = "@problemName T\n@timeStamps false\n@univariate false\n@dimensions 2\n@equalLength true\n" \
+             "@seriesLength 3\n@classLabel true a b\n@data\n"
+    good = header + "1,2,3:4,5,6:a\n3,2,1:6,5,4:b\n"
+    (tmp_path / "T").mkdir()
+    (tmp_path / "T" / "T_TEST.ts").write_text(good)
+    monkeypatch.setenv("TSIMB_ARCHIVE", str(tmp_path))
+    (tmp_path / "T" / "T_TRAIN.ts").write_text(good)
+    assert load_dataset("T").X.shape == (2, 2, 3)
+    data_module._raw_splits.cache_clear()
+    (tmp_path / "T" / "T_TRAIN.ts").write_text(header + "1,2,3:4,5,6:a\n3,2,1:b\n")  # a truncated case
+    with pytest.raises(DatasetUnavailableError, match=r"T_TRAIN.ts: .*line 10"):
+        load_dataset("T")
+    data_module._raw_splits.cache_clear()
+    (tmp_path / "T" / "T_TRAIN.ts").write_text("")
+    with pytest.raises(DatasetUnavailableError, match="T_TRAIN.ts: the file is empty"):
+        load_dataset("T")
 
 
 @pytest.mark.parametrize("split", ["valid", "TRAIN", "", None])

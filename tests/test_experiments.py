@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tsimb.baselines import Budget
 from tsimb.experiments import baselines as experiment
-from tsimb.experiments.runner import SkipRun, config_key
+from tsimb.experiments.runner import SkipRun
+from tsimb.experiments.store import RunStore, config_key
+from tsimb.training import Budget
 from tsimb.imbalance import Imbalance
 
 
@@ -37,7 +38,7 @@ def test_profiles_share_code_and_differ_in_settings():
 def test_run_one_evaluates_on_the_untouched_test_split():
     config = experiment._config("ItalyPowerDemand", Imbalance("step", 10), "cnn", "class-weights", 0,
                                 Budget(epochs=1, batch_size=16))
-    metrics = experiment.run_one(config)
+    metrics = experiment.run_one(config).metrics
     assert 0 <= metrics["balanced_accuracy"] <= 1
     assert {"majority_accuracy", "minority_accuracy", "macro_f1", "recall_0", "recall_1"} <= set(metrics)
 
@@ -55,6 +56,7 @@ def test_cli_datasets_lists_bundled_and_downloads(capsys):
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
     assert "GunPoint" in out and "Trace" in out and "needs a download" in out
+    assert "TwoLeadECG" in out and "archive" in out
 
 
 def test_cli_rejects_unknown_chapter():
@@ -85,10 +87,11 @@ def test_cli_run_writes_the_tidy_table(tmp_path, monkeypatch):
     monkeypatch.setitem(experiment.SETTINGS, "quick", tiny)
     monkeypatch.delenv("TSIMB_PROFILE", raising=False)
     out = tmp_path / "table.csv"
-    assert main(["run", "baselines", "--out", str(out), "--cache", str(tmp_path / "runs")]) == 0
+    assert main(["run", "baselines", "--out", str(out), "--store", str(tmp_path / "runs")]) == 0
     table = pd.read_csv(out)
     assert set(table["method"]) == {"none", "smote"}
-    assert set(table["protocol"]) == {"balanced", "step-10"}
+    assert set(table[table["grid"] == "main"]["protocol"]) == {"balanced", "step-10"}
+    assert set(table["grid"]) == {"main", "sweep"}
     assert {"dataset", "model", "seed", "metric", "value"} <= set(table.columns)
 
 
@@ -99,3 +102,66 @@ def test_augment_benchmark_times_every_operation():
     names = {r["what"] for r in rows}
     assert {"ode_solve", "ode_derivative", "in_clamp_grad", "out_sign_grad", "spec_den", "fgsm", "bim"} <= names
     assert all(r["series_per_s"] > 0 and r["points_per_s"] == pytest.approx(16 * r["series_per_s"]) for r in rows)
+
+
+def _tiny_store(tmp_path):
+    """One cheap baselines run of each of none and ldam-drw in a fresh store."""
+    from tsimb.experiments.runner import run_grid
+
+    store = RunStore(tmp_path / "runs")
+    configs = [experiment._config("ItalyPowerDemand", Imbalance("step", 10), "cnn", method, 0,
+                                  Budget(epochs=2, batch_size=16)) for method in ("none", "ldam-drw", "ros")]
+    run_grid(configs, experiment.run_one, chapter="baselines", store=store, cache=None, write="store",
+             progress=False)
+    return store
+
+
+def test_verify_re_executes_stored_runs_and_fails_on_a_tampered_metric(tmp_path, capsys):
+    import json
+
+    from tsimb.cli import main
+
+    store = _tiny_store(tmp_path)
+    args = ["verify", "baselines", "--store", str(store.folder), "--sample", "3"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "baselines: re-executed 3 stored run(s), 3 match" in out and "3 passed, 0 failed" in out
+
+    path = store.path("baselines")
+    lines = path.read_text().splitlines()
+    record = json.loads(lines[0])
+    record["metrics"]["balanced_accuracy"] += 0.01
+    path.write_text("\n".join([json.dumps(record)] + lines[1:]) + "\n")
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert f"MISMATCH baselines run {record['key']}" in out and "balanced_accuracy" in out
+
+
+def test_verify_replays_long_runs_and_compares_their_trace(tmp_path):
+    import json
+
+    from tsimb.experiments.verify import verify
+
+    store = _tiny_store(tmp_path)
+    report = verify(["baselines"], sample=3, store=store, full_seconds=0.0, replay_epochs=1)
+    assert report["ok"].all() and report["mode"].str.startswith("replay 1 epochs, exact").all()
+    path = store.path("baselines")
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for record in records:
+        record["trace"][0] *= 1.001
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    report = verify(["baselines"], sample=3, store=RunStore(store.folder), full_seconds=0.0, replay_epochs=1)
+    assert not report["ok"].any() and report["detail"].str.contains("epoch 0 loss").all()
+
+
+def test_the_verify_sample_rotates_with_the_commit_and_keeps_reference_and_own_method():
+    from tsimb.experiments.verify import sample_runs
+
+    records = {f"k{i}": dict(key=f"k{i}", config=dict(method=m, seed=i), metrics={})
+               for i, m in enumerate(["none", "ros", "smote", "ldam-drw", "focal", "rus"] * 3)}
+    picks = {c: [r["key"] for r in sample_runs(records, 3, c, "none", ("ldam-drw",))] for c in ("a", "b", "c")}
+    for keys in picks.values():
+        methods = [records[k]["config"]["method"] for k in keys]
+        assert len(keys) == 3 and "none" in methods and "ldam-drw" in methods
+    assert len({tuple(v) for v in picks.values()}) > 1  # other commits, other runs
+    assert picks["a"] == [r["key"] for r in sample_runs(records, 3, "a", "none", ("ldam-drw",))]

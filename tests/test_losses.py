@@ -171,3 +171,41 @@ def test_make_loss():
         make_loss("ldam")
     with pytest.raises(ValueError, match="unknown loss"):
         make_loss("hinge")
+
+
+def test_focal_gradient_is_finite_when_p_t_rounds_to_one():
+    """gamma in (0, 1) has an infinite derivative of (1 - p)^gamma at p = 1: no NaN."""
+    logits = torch.tensor([[40.0, 0.0]], requires_grad=True)
+    loss = FocalLoss(0.5)(logits, torch.tensor([0]))
+    loss.sum().backward()
+    assert torch.isfinite(logits.grad).all() and torch.isfinite(loss).all()
+
+
+def test_sigmoid_focal_matches_cui_et_al_reference_formula():
+    """Cui et al. (2019)'s focal_loss: modulator * BCE per class, summed over classes."""
+    from tsimb.losses import SigmoidFocalLoss
+
+    torch.manual_seed(0)
+    logits, targets = torch.randn(6, 4), torch.tensor([0, 1, 2, 3, 1, 0])
+    gamma = 2.0
+    onehot = torch.nn.functional.one_hot(targets, 4).float()
+    p = torch.sigmoid(logits)
+    p_t = torch.where(onehot == 1, p, 1 - p)
+    bce = -(onehot * torch.log(p) + (1 - onehot) * torch.log(1 - p))
+    expected = ((1 - p_t) ** gamma * bce).sum(dim=1)
+    torch.testing.assert_close(SigmoidFocalLoss(gamma)(logits, targets), expected)
+
+
+def test_cb_focal_effective_minority_weight_follows_the_class_balanced_weights():
+    """With Cui et al.'s reduction (sum over the batch size), a minority series weighs
+    w_minority / w_majority relative to a majority one, whatever the batch holds."""
+    from tsimb.baselines import RECIPES, BaselineParams
+    from tsimb.training import Budget
+
+    counts = np.array([200, 100, 50, 20, 10, 5])
+    X = np.zeros((counts.sum(), 1, 4), dtype=np.float32)
+    y = np.repeat(np.arange(6), counts)
+    _, _, extra = RECIPES["cb-focal"](X, y, counts, Budget(), 0, BaselineParams())
+    assert extra["loss_reduction"] == "mean"
+    w = extra["class_weight"]
+    np.testing.assert_allclose(w / w[0], [1, 2, 4, 9.9, 19.8, 39.6], rtol=0.01)

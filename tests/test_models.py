@@ -144,3 +144,12 @@ def test_small_cnn_overfits_a_tiny_random_set():
     assert history.loss[-1] < 0.1 * history.loss[0]
     accuracy = (predict_proba(model, X).argmax(axis=1) == y).mean()
     assert accuracy == 1.0
+
+
+def test_normed_linear_starts_with_unit_norm_columns():
+    """As the LDAM-DRW reference code initialises it (renorm to 1)."""
+    from tsimb.models import NormedLinear
+
+    torch.manual_seed(0)
+    head = NormedLinear(128, 10)
+    torch.testing.assert_close(head.weight.norm(dim=0), torch.ones(10))

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import tsimb.experiments.runner as runner_module
 from tsimb.experiments.profiles import PROFILES, resolve_profile
-from tsimb.experiments.runner import RunCache, config_key, format_summary, run_grid, summarise
+from tsimb.experiments.runner import format_summary, run_grid, summarise
+from tsimb.experiments.store import RunStore, StoreError, config_key
 
 CONFIGS = [dict(dataset=d, method=m, seed=s) for d in ("A", "B") for m in ("none", "ros") for s in (0, 1)]
 
@@ -35,11 +35,17 @@ class Counter:
 
 
 def never(config):
-    raise AssertionError(f"should have come from the cache: {config}")
+    raise AssertionError(f"should have come from the store: {config}")
+
+
+def grid(configs, run, folder, **kwargs):
+    """run_grid on one store folder that is read and written, no cache."""
+    kwargs.setdefault("progress", False)
+    return run_grid(configs, run, chapter="toy", store=RunStore(folder), cache=None, write="store", **kwargs)
 
 
 def test_run_grid_returns_a_tidy_table(tmp_path):
-    table = run_grid(CONFIGS, metrics_of, RunCache(tmp_path), progress=False)
+    table = grid(CONFIGS, metrics_of, tmp_path)
     assert list(table.columns) == ["dataset", "method", "seed", "metric", "value"]
     assert len(table) == len(CONFIGS) * 2
     assert table.groupby(["dataset", "method", "seed", "metric"]).size().eq(1).all()
@@ -49,77 +55,91 @@ def test_run_grid_returns_a_tidy_table(tmp_path):
         assert dict(zip(rows.metric, rows.value)) == pytest.approx(metrics_of(config))
 
 
-def test_second_run_is_served_from_the_cache(tmp_path):
-    cache = RunCache(tmp_path)
-    first = run_grid(CONFIGS, metrics_of, cache, progress=False)
-    assert len(list(tmp_path.glob("*.json"))) == len(CONFIGS)
-    second = run_grid(CONFIGS, never, cache, progress=False)
-    pd.testing.assert_frame_equal(first, second)
-    # a fresh cache object on the same folder reads the same files
-    third = run_grid(CONFIGS, never, RunCache(tmp_path), progress=False)
-    pd.testing.assert_frame_equal(first, third)
+def test_second_run_is_served_from_the_store(tmp_path):
+    first = grid(CONFIGS, metrics_of, tmp_path)
+    assert len((tmp_path / "toy.jsonl").read_text().splitlines()) == len(CONFIGS)
+    pd.testing.assert_frame_equal(first, grid(CONFIGS, never, tmp_path))
+
+
+def test_the_store_is_json_lines_pandas_reads(tmp_path):
+    grid(CONFIGS, metrics_of, tmp_path)
+    frame = pd.read_json(tmp_path / "toy.jsonl", lines=True)
+    assert len(frame) == len(CONFIGS)
+    assert {"key", "config", "metrics", "trace", "provenance"} <= set(frame.columns)
+    prov = frame["provenance"].iloc[0]
+    assert {"tsimb", "commit", "torch", "device", "threads", "seconds", "date", "numerics"} <= set(prov)
+    assert frame["config"].tolist() == CONFIGS
+
+
+def test_store_then_cache_then_compute(tmp_path):
+    store, cache = RunStore(tmp_path / "store"), RunStore(tmp_path / "cache")
+    run_grid(CONFIGS[:2], metrics_of, chapter="toy", store=store, cache=None, write="store", progress=False)
+    counter = Counter()
+    run_grid(CONFIGS, counter, chapter="toy", store=store, cache=cache, write="cache", progress=False)
+    assert counter.calls == CONFIGS[2:]  # the store served the first two; the rest went to the cache
+    assert len(store.records("toy")) == 2 and len(cache.records("toy")) == len(CONFIGS) - 2
+    run_grid(CONFIGS, never, chapter="toy", store=store, cache=cache, progress=False)
+    forced = Counter()
+    run_grid(CONFIGS, forced, chapter="toy", store=store, cache=cache, recompute=True, progress=False)
+    assert forced.calls == CONFIGS
 
 
 def test_interrupted_grid_resumes(tmp_path):
-    cache = RunCache(tmp_path)
     failing = Counter(fail_on=3)
     with pytest.raises(RuntimeError, match="interrupted"):
-        run_grid(CONFIGS, failing, cache, progress=False)
+        grid(CONFIGS, failing, tmp_path)
     assert len(failing.calls) == 3
-    assert cache.get(CONFIGS[0]) == pytest.approx(metrics_of(CONFIGS[0]))
-    assert cache.get(CONFIGS[1]) == pytest.approx(metrics_of(CONFIGS[1]))
-    assert cache.get(CONFIGS[2]) is None
-    assert len(list(tmp_path.glob("*.json"))) == 2
-
+    assert len(RunStore(tmp_path).records("toy")) == 2
     resumed = Counter()
-    table = run_grid(CONFIGS, resumed, cache, progress=False)
+    table = grid(CONFIGS, resumed, tmp_path)
     assert resumed.calls == CONFIGS[2:]
-    assert len(table) == len(CONFIGS) * 2
-    pd.testing.assert_frame_equal(table, run_grid(CONFIGS, metrics_of, RunCache(enabled=False), progress=False))
+    pd.testing.assert_frame_equal(table, grid(CONFIGS, metrics_of, tmp_path / "fresh"))
 
 
-def test_cache_files_are_complete_json_and_no_temporary_files_remain(tmp_path):
-    cache = RunCache(tmp_path / "nested" / "runs")  # created on first write
-    run_grid(CONFIGS, metrics_of, cache, progress=False)
-    folder = tmp_path / "nested" / "runs"
-    assert list(folder.glob("*.tmp")) == []
-    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{config_key(c)}.json" for c in CONFIGS)
-    for config in CONFIGS:
-        with open(cache.path(config)) as f:
-            stored = json.load(f)
-        assert stored["config"] == config
-        assert stored["metrics"] == pytest.approx(metrics_of(config))
+def test_a_line_cut_short_is_skipped_with_a_warning_and_recomputed(tmp_path):
+    grid(CONFIGS[:2], metrics_of, tmp_path)
+    path = tmp_path / "toy.jsonl"
+    path.write_bytes(path.read_bytes()[:-40])  # a kill in the middle of the second line
+    with pytest.warns(UserWarning, match=r"toy.jsonl:2: skipped an unreadable run"):
+        counter = Counter()
+        grid(CONFIGS[:2], counter, tmp_path)
+    assert counter.calls == CONFIGS[1:2]
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3 and json.loads(lines[2])["config"] == CONFIGS[1]  # the new run on a line of its own
 
 
-def test_failed_write_leaves_no_partial_cache_entry(tmp_path, monkeypatch):
-    cache = RunCache(tmp_path)
-    config = CONFIGS[0]
-
-    def broken_dump(obj, f, **kwargs):
-        f.write('{"config": {"dataset"')  # half a file, then the process "dies"
-        raise OSError("disk full")
-
-    monkeypatch.setattr(runner_module.json, "dump", broken_dump)
-    with pytest.raises(OSError):
-        cache.put(config, {"accuracy": 1.0})
-    monkeypatch.undo()
-    assert not cache.path(config).exists()
-    assert cache.get(config) is None
+def test_a_stored_run_with_another_config_under_its_key_is_not_served(tmp_path):
+    grid(CONFIGS[:1], metrics_of, tmp_path)
+    path = tmp_path / "toy.jsonl"
+    record = json.loads(path.read_text())
+    record["config"]["seed"] = 99  # hand edit: the key no longer matches
+    path.write_text(json.dumps(record) + "\n")
+    with pytest.warns(UserWarning, match="not the hash of its config"):
+        counter = Counter()
+        grid(CONFIGS[:1], counter, tmp_path)
+    assert counter.calls == CONFIGS[:1]
 
 
-def test_disabled_cache_stores_nothing(tmp_path):
-    cache = RunCache(tmp_path, enabled=False)
+@pytest.mark.parametrize("bad", [{}, {"accuracy": float("nan")}], ids=["empty", "nan"])
+def test_runs_without_usable_metrics_are_refused_not_stored(tmp_path, bad):
+    with pytest.raises(StoreError, match="metric"):
+        grid(CONFIGS[:1], lambda config: bad, tmp_path)
+    assert RunStore(tmp_path).records("toy") == {}
+
+
+def test_an_unwritable_store_is_found_before_computing(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
     counter = Counter()
-    run_grid(CONFIGS[:3], counter, cache, progress=False)
-    run_grid(CONFIGS[:3], counter, cache, progress=False)
-    assert len(counter.calls) == 6
-    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(StoreError, match="cannot write runs"):
+        grid(CONFIGS, counter, blocker / "runs")
+    assert counter.calls == []
 
 
-def test_default_cache_dir_comes_from_the_environment(tmp_path, monkeypatch):
+def test_default_cache_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("TSIMB_CACHE", str(tmp_path / "env-cache"))
-    run_grid(CONFIGS[:2], metrics_of, progress=False)
-    assert len(list((tmp_path / "env-cache").glob("*.json"))) == 2
+    run_grid(CONFIGS[:2], metrics_of, chapter="toy", store=None, progress=False)
+    assert len(RunStore(tmp_path / "env-cache").records("toy")) == 2
 
 
 def test_config_key_ignores_key_order():
@@ -129,7 +149,36 @@ def test_config_key_ignores_key_order():
     assert len(config_key(a)) == 24 and all(ch in "0123456789abcdef" for ch in config_key(a))
     assert config_key(a) != config_key({**a, "seed": 2})
     assert config_key(a) != config_key({**a, "budget": {"epochs": 4, "lr": 0.1}})
-    assert RunCache("x").path(a) == RunCache("x").path(b)
+
+
+def test_a_process_pool_gives_the_in_process_table(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2) as pool:
+        parallel = grid(CONFIGS, metrics_of, tmp_path / "pool", executor=pool)
+    pd.testing.assert_frame_equal(parallel, grid(CONFIGS, metrics_of, tmp_path / "serial"))
+
+
+def test_two_processes_on_one_store_split_the_grid(tmp_path):
+    """Two drivers started together compute every run exactly once between them."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time, json\n"
+        "from tsimb.experiments.runner import run_grid\n"
+        "from tsimb.experiments.store import RunStore\n"
+        "def run(c):\n"
+        "    open(sys.argv[2], 'a').write(json.dumps(c) + '\\n'); time.sleep(0.3); return {'m': c['i']}\n"
+        "run_grid([{'i': i} for i in range(6)], run, chapter='toy', store=RunStore(sys.argv[1]), cache=None,\n"
+        "         write='store', progress=False)\n"
+    )
+    logs = [tmp_path / f"calls{i}.txt" for i in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "store"), str(log)]) for log in logs]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    calls = [line for log in logs if log.exists() for line in log.read_text().splitlines()]
+    assert sorted(json.loads(c)["i"] for c in calls) == list(range(6))
+    assert len(RunStore(tmp_path / "store").records("toy")) == 6
 
 
 def _table(values_by_group):
@@ -183,7 +232,7 @@ def test_resolve_profile(monkeypatch):
         resolve_profile("slow")
 
 
-def test_skipped_runs_give_one_row_with_reason_and_are_cached(tmp_path):
+def test_skipped_runs_give_one_row_with_reason_and_are_stored(tmp_path):
     from tsimb.experiments.runner import SkipRun
 
     calls = []
@@ -194,13 +243,12 @@ def test_skipped_runs_give_one_row_with_reason_and_are_cached(tmp_path):
             raise SkipRun("too few series")
         return {"m": config["i"] * 1.0}
 
-    cache = RunCache(tmp_path)
-    grid = [{"i": 0}, {"i": 1}]
-    table = run_grid(grid, run, cache)
+    configs = [{"i": 0}, {"i": 1}]
+    table = grid(configs, run, tmp_path)
     skipped = table[table["metric"] == "skipped"]
     assert len(skipped) == 1 and skipped["note"].iloc[0] == "too few series" and skipped["value"].isna().all()
     assert table[table["metric"] == "m"]["value"].tolist() == [0.0]
-    run_grid(grid, run, cache)
+    grid(configs, run, tmp_path)
     assert calls == [0, 1]
 
 
@@ -212,3 +260,38 @@ def test_tidy_drops_bookkeeping_and_labels_protocols():
     out = tidy(table, ["chapter", "version"])
     assert "chapter" not in out and "version" not in out
     assert out["protocol"].tolist() == ["balanced", "step-10"]
+
+
+def test_a_grid_killed_at_random_points_resumes_to_the_same_table(tmp_path):
+    """SIGKILL a driver at random moments (a bounded number of times); every restart
+    resumes, and the final table equals an uninterrupted run's."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import sys, time\n"
+        "from tsimb.experiments.runner import run_grid\n"
+        "from tsimb.experiments.store import RunStore\n"
+        "def run(c):\n"
+        "    time.sleep(0.05); return {'m': c['i'] * 0.5, 'n': c['i'] + 0.25}\n"
+        "run_grid([{'i': i} for i in range(20)], run, chapter='toy', store=RunStore(sys.argv[1]), cache=None,\n"
+        "         write='store', progress=False)\n"
+    )
+    folder = tmp_path / "store"
+    rng = random.Random(0)
+    for _ in range(6):
+        proc = subprocess.Popen([sys.executable, "-c", script, str(folder)])
+        time.sleep(rng.uniform(0.5, 2.5))  # import takes ~1 s: some kills land before any run
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    subprocess.run([sys.executable, "-c", script, str(folder)], check=True, timeout=120)
+
+    def run(c):
+        return {"m": c["i"] * 0.5, "n": c["i"] + 0.25}
+
+    configs = [{"i": i} for i in range(20)]
+    resumed = grid(configs, never, folder)
+    pd.testing.assert_frame_equal(resumed, grid(configs, run, tmp_path / "clean"))

@@ -85,31 +85,22 @@ def test_class_weight_schedule_is_called_every_epoch(make_series):
     assert drw_early.loss[:2] == plain.loss[:2] and drw_early.loss[2:] != plain.loss[2:]
 
 
-@pytest.mark.parametrize("resample, per_epoch", [("over", 40), ("under", 10), (None, 25)])
-def test_resampling_sets_samples_per_epoch(make_series, resample, per_epoch):
-    X, y = make_series([20, 5], seed=4)
-    _, history = _train(X, y, epochs=2, batch_size=16, resample=resample)
-    assert history.samples_seen == 2 * per_epoch
-    assert len(history.loss) == 2
+@pytest.mark.parametrize("how, counts", [("over", [20, 20]), ("under", [5, 5])])
+def test_random_resampling_equalises_counts_and_is_seeded(make_series, how, counts):
+    from tsimb.resampling import random_resample_index
 
-
-def test_resampling_is_seeded(make_series):
-    X, y = make_series([20, 5], seed=4)
-    _, a = _train(X, y, resample="under", fit_seed=0)
-    _, b = _train(X, y, resample="under", fit_seed=0)
-    assert a.loss == b.loss
+    _, y = make_series([20, 5], seed=4)
+    index = random_resample_index(y, how, seed=0)
+    assert np.bincount(y[index]).tolist() == counts
+    np.testing.assert_array_equal(index, random_resample_index(y, how, seed=0))
+    with pytest.raises(ValueError, match="resample"):
+        random_resample_index(y, "smote")
 
 
 def test_a_last_batch_of_one_series_is_skipped(make_series):
     X, y = make_series([12, 5], seed=5)  # 17 series, batches of 16 and 1
     _, history = _train(X, y, epochs=2, batch_size=16)
     assert history.samples_seen == 2 * 16
-
-
-def test_bad_resample_value(make_series):
-    X, y = make_series([10, 5])
-    with pytest.raises(ValueError, match="resample"):
-        _train(X, y, resample="smote")
 
 
 def test_nan_input_is_rejected(make_series):
@@ -179,3 +170,106 @@ def test_predictions_run_in_eval_mode_and_restore_the_mode(make_series):
     np.testing.assert_array_equal(a, b)
     extract_features(model, X)
     assert model.training
+
+
+# --- events: the Fawaz et al. protocol, divergence, budgets --------------------------------
+
+
+def test_plateau_schedule_halves_the_rate_after_patience_and_stops_at_the_minimum():
+    from tsimb.training import FitState, History, PlateauSchedule
+
+    net = torch.nn.Linear(2, 2)
+    state = FitState(net, torch.optim.Adam(net.parameters(), lr=1e-3), History())
+    schedule = PlateauSchedule(factor=0.5, patience=2, min_lr=2.5e-4)
+    schedule.on_fit_start(state)
+    lrs = []
+    for loss in [1.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]:
+        state.history.loss.append(loss)
+        schedule.on_epoch_end(state)
+        lrs.append(state.optimiser.param_groups[0]["lr"])
+    # no improvement from the third epoch: halved after every 3 flat epochs (patience 2)
+    assert lrs == pytest.approx([1e-3, 1e-3, 1e-3, 1e-3, 5e-4, 5e-4, 5e-4, 2.5e-4, 2.5e-4, 2.5e-4, 2.5e-4])
+
+
+def test_keep_best_restores_the_weights_of_the_lowest_training_loss(make_series):
+    from tsimb.training import Callback, KeepBestWeights
+
+    class Snapshots(Callback):
+        def on_fit_start(self, state):
+            self.states = []
+
+        def on_epoch_end(self, state):
+            self.states.append({k: v.clone() for k, v in state.model.state_dict().items()})
+
+    X, y = make_series([8, 8], seed=2, separation=0.5)
+    snaps = Snapshots()
+    net, history = _train(X, y, epochs=6, lr=0.05, callbacks=[snaps, KeepBestWeights()])
+    best = int(np.argmin(history.loss))
+    assert history.best_epoch == best
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(value, snaps.states[best][key])
+
+
+def test_the_fawaz_budget_sets_batch_size_schedule_and_keep_best():
+    from tsimb.training import FAWAZ_RESNET, KeepBestWeights, PlateauSchedule
+
+    assert FAWAZ_RESNET.batch_size_for(23) == 2 and FAWAZ_RESNET.batch_size_for(1000) == 64
+    kwargs = FAWAZ_RESNET.fit_kwargs(23)
+    assert kwargs["batch_size"] == 2 and kwargs["epochs"] == 1500 and kwargs["lr"] == 1e-3
+    kinds = [type(c) for c in kwargs["callbacks"]]
+    assert kinds == [PlateauSchedule, KeepBestWeights]
+    assert kwargs["callbacks"][0].patience == 50 and kwargs["callbacks"][0].min_lr == 1e-4
+
+
+@pytest.mark.parametrize("field, value", [("epochs", 0), ("epochs", -3), ("batch_size", 0), ("lr", float("nan")),
+                                          ("lr", -1.0), ("batch_rule", "auto")])
+def test_bad_budgets_are_refused(field, value):
+    from tsimb.training import Budget
+
+    with pytest.raises(ValueError, match=f"Budget.{field}"):
+        Budget(**{field: value})
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(epochs=0), "epochs"), (dict(batch_size=0), "batch_size"),
+                                           (dict(lr=float("inf")), "lr")])
+def test_fit_refuses_budgets_that_would_train_nothing(make_series, kwargs, match):
+    X, y = make_series([10, 5])
+    with pytest.raises(ValueError, match=match):
+        _train(X, y, **kwargs)
+
+
+@pytest.mark.parametrize("how", ["nan class weight", "nan sample weight"])
+def test_nan_weights_are_refused_before_training(make_series, how):
+    X, y = make_series([10, 5])
+    kwargs = (dict(class_weight=np.array([1.0, np.nan])) if how == "nan class weight"
+              else dict(sample_weight=np.r_[np.ones(14), np.nan]))
+    with pytest.raises(ValueError, match="finite"):
+        _train(X, y, **kwargs)
+
+
+def test_a_diverging_loss_stops_with_the_epoch_and_batch(make_series):
+    from tsimb.training import TrainingDivergedError
+
+    X, y = make_series([10, 6])
+    X = (np.sign(X) * 3e38).astype(np.float32)  # finite, but the first layer's sums overflow
+    with pytest.raises(TrainingDivergedError, match=r"epoch 0, batch 0 of 2.*largest \|x\|"):
+        _train(X, y, model="mlp")
+
+
+def test_labels_beyond_the_models_outputs_are_named(make_series):
+    X, y = make_series([10, 5])
+    seed_everything(0)
+    net = build_model("cnn", 1, 2, length=X.shape[2])
+    with pytest.raises(ValueError, match="labels go up to 4 but the model has 2 outputs"):
+        fit(net, X, np.r_[y[:-1], 4], epochs=1, device="cpu")
+
+
+def test_mean_reduction_divides_by_the_batch_size(make_series):
+    """Cui et al.'s reduction: weights scale the loss, unlike the weighted mean."""
+    X, y = make_series([8, 8])
+    weights = np.array([2.0, 2.0])
+    _, mean = _train(X, y, epochs=1, batch_size=16, class_weight=weights, loss_reduction="mean", lr=1e-12)
+    _, weighted = _train(X, y, epochs=1, batch_size=16, class_weight=weights, lr=1e-12)
+    _, plain = _train(X, y, epochs=1, batch_size=16, lr=1e-12)
+    assert weighted.loss[0] == pytest.approx(plain.loss[0], rel=1e-5)
+    assert mean.loss[0] == pytest.approx(2 * plain.loss[0], rel=1e-5)

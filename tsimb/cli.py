@@ -16,8 +16,8 @@ def _datasets(_: argparse.Namespace) -> int:
     print("Load offline (archive folders first, then bundled packages):")
     table = dataset_table()
     print(table.to_string(index=False))
-    wanted = sorted({c["dataset"] for name in CHAPTERS for profile in ("quick", "full")
-                     for grid in chapter_module(name).grids(profile).values() for c in grid})
+    wanted = sorted({d for name in CHAPTERS for profile in ("quick", "full")
+                     for d in chapter_module(name).datasets(profile)})
     offline = set(table["name"])
     missing = [n for n in wanted if n not in offline]
     if missing:
@@ -45,15 +45,22 @@ def _run(args: argparse.Namespace) -> int:
         print(f"--out: folder {out.parent} does not exist", file=sys.stderr)
         return 2
     names = args.grid or list(module.grids(profile))
+    unknown = [g for g in names if g not in module.grids(profile)]
+    if unknown:
+        print(f"unknown grid(s) {unknown}; {args.chapter} has {list(module.grids(profile))}", file=sys.stderr)
+        return 2
     import pandas as pd
 
-    from .experiments.runner import run_grid
+    from .experiments.runner import run_grid, tidy
 
     tables = []
     for grid in names:
         configs = module.grids(profile)[grid]
-        tables.append(run_grid(configs, module.run_one, chapter=module.CHAPTER, store=store, write="store",
-                               recompute=args.recompute, progress=True, desc=f"{args.chapter}: {grid}"))
+        if not configs:
+            continue
+        table = run_grid(configs, module.run_one, chapter=module.CHAPTER, store=store, write="store",
+                         recompute=args.recompute, progress=True, desc=f"{args.chapter}: {grid}")
+        tables.append(tidy(table.assign(grid=grid), module.BOOKKEEPING))
         print(f"{args.chapter} / {grid}: {len(configs)} runs in {store.path(module.CHAPTER)}")
     if out is not None:
         table = pd.concat(tables, ignore_index=True)

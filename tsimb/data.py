@@ -217,7 +217,8 @@ def read_ucr_tsv(path: str | Path) -> tuple[object, np.ndarray]:
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        fields = line.strip().split("\t") if "\t" in line else line.strip().split(",")
+        text_line = line.rstrip()  # keep a leading tab: it means an empty label
+        fields = text_line.split("\t") if "\t" in text_line else text_line.split(",")
         if not fields[0].strip():
             raise _bad_file(path, f"line {lineno} has no class label in its first field")
         if len(fields) < 2:

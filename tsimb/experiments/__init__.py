@@ -19,7 +19,7 @@ CHAPTERS = {
 
 
 def chapter_module(name: str) -> ModuleType:
-    """The experiment module of chapter ``name``: it has ``CHAPTER``, ``grids(profile)``,
+    """The experiment module of chapter ``name``: it has ``CHAPTER``, ``datasets(profile)``, ``grids(profile)``,
     ``run_one(config, epochs=None)``, ``REFERENCE_METHOD`` and ``OWN_METHODS``."""
     if name not in CHAPTERS:
         raise ValueError(closest("chapter", name, CHAPTERS))

@@ -137,6 +137,12 @@ BOOKKEEPING = ("chapter", "version", "budget", "params")
 REFERENCE_METHOD, OWN_METHODS = "none", ("ldam-drw", "smote")
 
 
+def datasets(profile: str | None = None) -> set[str]:
+    """The data sets the chapter's grids use under ``profile`` (without loading them)."""
+    settings = SETTINGS[resolve_profile(profile)]
+    return {*settings.datasets, settings.sweep_dataset}
+
+
 def grids(profile: str | None = None) -> dict[str, list[dict]]:
     """Every grid of the chapter under ``profile``, by name (what ``tsimb run`` fills)."""
     settings = SETTINGS[resolve_profile(profile)]

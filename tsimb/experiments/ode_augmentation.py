@@ -162,6 +162,12 @@ def _config(dataset: str, imbalance: Imbalance, method: str, seed: int, settings
                 augment=asdict(settings.augment), test_size=settings.test_size)
 
 
+def datasets(profile: str | None = None) -> set[str]:
+    """The data sets the chapter's grids use under ``profile`` (without loading them)."""
+    s = SETTINGS[resolve_profile(profile)]
+    return {*s.datasets, *s.imbalance_datasets, *s.beyond_datasets}
+
+
 def grids(profile: str | None = None) -> dict[str, list[dict]]:
     """Every grid of the chapter under ``profile``, by name: ``paper`` (Tables I-III),
     ``beyond`` (sets the paper did not use), ``imbalanced`` and ``long`` (one seed at a
