@@ -46,7 +46,7 @@ from IPython.display import display
 
 import tsimb
 from tsimb.experiments import baselines as experiment
-from tsimb.experiments import format_summary, resolve_profile, summarise
+from tsimb.experiments import format_summary, provenance_line, resolve_profile, summarise
 from tsimb.plots import plot_metric_vs, plot_per_class_metric, set_style
 
 PROFILE = resolve_profile()
@@ -78,12 +78,18 @@ print(f"protocols: {', '.join(i.label for i in SETTINGS.imbalances)}; seeds: {li
 #
 # ### Re-weighting
 #
-# With $n_c$ training series in class $c$ and per-series loss $\ell_i$, every method here
-# minimises a weighted mean
+# With $n_c$ training series in class $c$, per-series loss $\ell_i$ and a minibatch of
+# $B$ series, the weighted methods minimise a weighted mean
 #
 # $$
-# \mathcal{L} = \frac{\sum_i w_{y_i} \ell_i}{\sum_i w_{y_i}}. \tag{1}
+# \mathcal{L} = \frac{\sum_i w_{y_i} \ell_i}{\sum_i w_{y_i}}, \tag{1}
 # $$
+#
+# the reduction of PyTorch's `cross_entropy(weight=...)` and of the LDAM-DRW reference
+# code, except the class-balanced focal loss, which follows Cui et al.'s code and divides
+# by the batch size instead, $\frac1B \sum_i w_{y_i} \ell_i$. The difference matters on
+# small batches: eq. (1) renormalises every batch, which weakens the weights when a
+# batch holds few minority series (`fit(loss_reduction=...)` chooses per recipe).
 #
 # *Class weights* use inverse frequency, $w_c = n / (K n_c)$ (scikit-learn's "balanced"
 # rule). *Class-balanced* weights {cite}`cui2019classbalanced` replace $n_c$ by the
@@ -113,7 +119,10 @@ print(f"protocols: {', '.join(i.label for i in SETTINGS.imbalances)}; seeds: {li
 # $$
 #
 # with $C$ chosen so the largest margin is 0.5, $s = 30$, and logits that are cosine
-# similarities (a normalised last layer). *Deferred re-weighting* (DRW) trains without
+# similarities (a normalised last layer whose columns start at unit norm, as in the
+# reference code). The *class-balanced focal loss* {cite}`cui2019classbalanced` is the
+# sigmoid form of eq. (3) summed over the classes, $\sum_j (1 - p^t_j)^\gamma\,
+# \mathrm{BCE}(z_j, \mathbb{1}[j = y])$, weighted by eq. (2). *Deferred re-weighting* (DRW) trains without
 # weights first and switches on the class-balanced weights of eq. (2), with a ten times
 # smaller learning rate, for the last 20% of epochs.
 #
@@ -178,10 +187,12 @@ pd.DataFrame(rows).T.round(3)
 # data set and model is also trained once per seed on its full, balanced training split
 # with no correction (protocol `balanced`): the reference that shows what imbalance costs.
 # `experiment.run` returns a tidy table, one row per (data set, protocol, model, method,
-# seed, metric); runs are cached on disk, so rerunning the chapter is fast.
+# seed, metric). The runs are read from the book's run store (`book/runs/baselines.jsonl`,
+# filled once by `python -m tsimb run baselines`); without it they are computed.
 
 # %%
-results = experiment.run(PROFILE)
+results = experiment.run(PROFILE, progress=True)
+print(provenance_line("baselines", PROFILE))
 print(f"{results[['dataset', 'protocol', 'model', 'method', 'seed']].drop_duplicates().shape[0]} runs, "
       f"{len(results)} rows")
 results.head()
@@ -249,7 +260,7 @@ plt.show()
 # the minority classes shrink (ratio 1 is the balanced split).
 
 # %%
-sweep = experiment.run_sweep(PROFILE)
+sweep = experiment.run_sweep(PROFILE, progress=True)
 print(f"{SETTINGS.sweep_dataset}, {SETTINGS.sweep_model}, step imbalance, ratios {list(SETTINGS.sweep_ratios)}")
 ax = plot_metric_vs(sweep, x="ratio", metric="balanced_accuracy", hue="method")
 ax.set_xlabel("imbalance ratio (step)")

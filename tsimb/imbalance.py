@@ -73,11 +73,12 @@ def exp_counts(n: int, n_classes: int, ratio: float) -> np.ndarray:
 def _ratio_protocol(y: np.ndarray, ratio: float, seed: int, counts_of) -> np.ndarray:
     """Indices giving class ``c`` the count ``counts_of(n, K, ratio)[c]``, ``n`` the smallest class."""
     y = _check_labels(y)
-    if ratio < 1:
-        raise ValueError(f"imbalance ratio must be >= 1, got {ratio}")
+    if not (isinstance(ratio, (int, float, np.number)) and np.isfinite(ratio) and ratio >= 1):
+        raise ValueError(f"imbalance ratio must be a finite number >= 1, got {ratio!r}")
     counts = np.bincount(y)
-    targets = counts_of(int(counts.min()), counts.size, ratio)
-    return _take(y, dict(enumerate(targets.tolist())), np.random.default_rng(seed))
+    present = np.flatnonzero(counts)  # a label with no series is not a class of this split
+    targets = counts_of(int(counts[present].min()), present.size, ratio)
+    return _take(y, dict(zip(present.tolist(), targets.tolist())), np.random.default_rng(seed))
 
 
 def step_imbalance(y: np.ndarray, ratio: float, seed: int = 0) -> np.ndarray:
@@ -183,8 +184,11 @@ class Imbalance:
             if self.kind not in ("none", "drop"):
                 raise ValueError(f"the {self.kind} protocol needs a ratio")
             object.__setattr__(self, "ratio", 1.0 if self.kind == "none" else 0.75)
+        if isinstance(self.ratio, bool) or not isinstance(self.ratio, (int, float, np.number)):
+            raise ValueError(f"the imbalance ratio must be a number, got {self.ratio!r}")
         ratio = float(self.ratio)
-        valid = {"none": ratio == 1, "step": ratio >= 1, "exp": ratio >= 1,
+        object.__setattr__(self, "ratio", ratio)
+        valid = np.isfinite(ratio) and {"none": ratio == 1, "step": ratio >= 1, "exp": ratio >= 1,
                  "drop": 0 <= ratio < 1, "binary": 0 < ratio <= 1}[self.kind]
         if not valid:
             need = {"none": "1", "step": ">= 1", "exp": ">= 1", "drop": "in [0, 1)", "binary": "in (0, 1]"}

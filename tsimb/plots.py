@@ -141,3 +141,25 @@ def plot_robustness(table: pd.DataFrame, methods: Iterable[str], metrics: Iterab
     for ax in grid.axes.flat:
         ax.tick_params(axis="x", rotation=60, labelsize=8)
     return grid
+
+
+def plot_beside_paper(table: pd.DataFrame, paper: pd.DataFrame, methods: Iterable[str],
+                      metrics: Iterable[str]) -> sns.FacetGrid:
+    """Our accuracy per method (bars: mean over seeds, error bars: the range over seeds,
+    dots: the seeds) beside the paper's published value (black diamonds), one panel per
+    metric. ``paper`` is tidy (method, metric, value) for the same data set."""
+    methods, metrics = list(methods), list(metrics)
+    rows = table[table["metric"].isin(metrics) & table["method"].isin(methods)]
+    grid = sns.catplot(data=rows, x="method", y="value", col="metric", col_order=metrics, order=methods,
+                       kind="bar", errorbar=("pi", 100), height=3.6, aspect=1.25, color="#8fb3d9")
+    for ax, metric in zip(grid.axes.flat, metrics):
+        sns.stripplot(data=rows[rows["metric"] == metric], x="method", y="value", order=methods, ax=ax,
+                      color="#1f4e79", size=3, jitter=0.15)
+        published = paper[paper["metric"] == metric].set_index("method")["value"].reindex(methods)
+        ax.scatter(range(len(methods)), published.values, marker="D", color="black", zorder=5,
+                   label="paper (published)")
+        ax.tick_params(axis="x", rotation=60)
+        ax.set_title(metric.replace("_", " "))
+    grid.axes.flat[0].legend(loc="lower left", fontsize=9)
+    grid.set_axis_labels("", "accuracy")
+    return grid

@@ -14,7 +14,8 @@ PROFILES = ("quick", "full")
 
 def resolve_profile(profile: str | None = None) -> str:
     """The profile to use: the argument, else ``$TSIMB_PROFILE``, else ``"quick"``."""
+    origin = "profile" if profile else "$TSIMB_PROFILE"
     name = (profile or os.environ.get("TSIMB_PROFILE") or "quick").lower()
     if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; choose one of {PROFILES}")
+        raise ValueError(f"unknown profile {name!r} (from {origin}); choose one of {', '.join(PROFILES)}")
     return name
