@@ -156,3 +156,79 @@ def test_the_cpu_kernels_are_pinned_to_avx2_on_import():
     if os.environ.get("TSIMB_NATIVE_ISA"):
         pytest.skip("TSIMB_NATIVE_ISA is set")
     assert os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+
+
+# --- properties over the public entry points ----------------------------------------------
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+from tsimb.data import DatasetUnavailableError, load_dataset  # noqa: E402
+from tsimb.training import TrainingDivergedError, fit  # noqa: E402
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(1, 6), length=st.integers(1, 8), labels=st.lists(st.sampled_from(["a", "b", "7", ""]),
+                                                                       min_size=1, max_size=6),
+       cut=st.integers(0, 40), garbage=st.booleans())
+def test_loading_an_archive_file_returns_valid_data_or_a_named_error(tmp_path_factory, monkeypatch, n, length,
+                                                                     labels, cut, garbage):
+    """Whatever a UCR file holds (truncated, empty labels, one class, binary junk), loading
+    returns float32 (n, 1, L) data with labels 0..K-1, or a DatasetUnavailableError naming it."""
+    import tsimb.data as data_module
+
+    folder = tmp_path_factory.mktemp("archive")
+    rng = np.random.default_rng(n * 100 + length)
+    lines = [f"{labels[i % len(labels)]}\t" + "\t".join(f"{v:.3f}" for v in rng.normal(size=length))
+             for i in range(n)]
+    text = ("\n".join(lines) + "\n").encode()
+    text = text[:max(len(text) - cut, 0)] if cut else text
+    if garbage:
+        text = b"\xff\xfe" + text
+    (folder / "P").mkdir()
+    (folder / "P" / "P_TRAIN.tsv").write_bytes(text)
+    (folder / "P" / "P_TEST.tsv").write_text("a\t" + "\t".join(["0.5"] * length) + "\nb\t"
+                                             + "\t".join(["0.1"] * length) + "\n")
+    monkeypatch.setenv("TSIMB_ARCHIVE", str(folder))
+    data_module._raw_splits.cache_clear()
+    try:
+        train = load_dataset("P")
+    except DatasetUnavailableError as error:
+        assert "P_TRAIN.tsv" in str(error) or "single class" in str(error)
+        return
+    finally:
+        data_module._raw_splits.cache_clear()
+    assert train.X.dtype == np.float32 and train.X.ndim == 3 and np.isfinite(train.X).all()
+    assert train.y.min() >= 0 and train.y.max() < train.n_classes
+
+
+@settings(max_examples=20, deadline=None)
+@given(counts=st.lists(st.integers(0, 6), min_size=1, max_size=3), batch=st.integers(1, 8),
+       scale=st.sampled_from([1.0, 1e3, 1e30]), epochs=st.integers(1, 2))
+def test_fit_trains_finite_or_raises_a_documented_error(counts, batch, scale, epochs):
+    y = np.repeat(np.arange(len(counts)), counts)
+    X = (np.random.default_rng(len(y)).normal(size=(len(y), 1, 8)) * scale).astype(np.float32)
+    seed_everything(0)
+    model = build_model("mlp", 1, max(len(counts), 1), length=8)
+    try:
+        history = fit(model, X, y, epochs=epochs, batch_size=batch, device="cpu")
+    except (ValueError, TrainingDivergedError):
+        return
+    assert len(history.loss) == epochs and all(np.isfinite(history.loss))
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 5), channels=st.integers(1, 2), length=st.integers(4, 20),
+       name=st.sampled_from(["in-clamp-grad", "in-sign-grad", "rand-grad", "spec-den", "out-sign-grad"]))
+def test_augmentations_keep_shape_and_stay_finite(n, channels, length, name):
+    from tsimb.augmented_training import augment_batch
+    from tsimb.ode import ODENet
+
+    torch.manual_seed(0)
+    x = torch.randn(n, channels, length)
+    y = torch.zeros(n, dtype=torch.long)
+    odenet = ODENet(channels, length).eval()
+    seed_everything(0)
+    model = build_model("cnn", channels, 2, length=length)
+    out = augment_batch(name, x, y, odenet=odenet, model=model, generator=torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and torch.isfinite(out).all()

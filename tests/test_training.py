@@ -273,3 +273,25 @@ def test_mean_reduction_divides_by_the_batch_size(make_series):
     _, plain = _train(X, y, epochs=1, batch_size=16, lr=1e-12)
     assert weighted.loss[0] == pytest.approx(plain.loss[0], rel=1e-5)
     assert mean.loss[0] == pytest.approx(2 * plain.loss[0], rel=1e-5)
+
+
+def test_the_ldam_reference_schedule_warms_up_then_drops_twice():
+    from tsimb.training import FitState, History, WarmupStepSchedule
+
+    net = torch.nn.Linear(2, 2)
+    state = FitState(net, torch.optim.SGD(net.parameters(), lr=0.1), History())
+    schedule = WarmupStepSchedule(200)
+    schedule.on_fit_start(state)
+    lrs = []
+    for epoch in range(200):
+        state.epoch = epoch
+        schedule.on_epoch_start(state)
+        lrs.append(state.optimiser.param_groups[0]["lr"])
+    assert lrs[:5] == pytest.approx([0.02, 0.04, 0.06, 0.08, 0.1])
+    assert lrs[159] == pytest.approx(0.1) and lrs[160] == pytest.approx(1e-3) and lrs[180] == pytest.approx(1e-5)
+
+
+def test_fit_refuses_an_unknown_optimizer(make_series):
+    X, y = make_series([10, 5])
+    with pytest.raises(ValueError, match="optimizer"):
+        _train(X, y, optimizer="lbfgs")

@@ -90,6 +90,28 @@ class PlateauSchedule(Callback):
         self.scheduler.step(state.history.loss[-1])
 
 
+class WarmupStepSchedule(Callback):
+    """The learning-rate schedule of the LDAM-DRW reference code (Cao et al. 2019,
+    kaidic/LDAM-DRW, for 200 epochs): linear warm-up over the first ``warmup`` of the
+    epochs, then ``x0.01`` from 80% and ``x0.0001`` from 90% of them."""
+
+    def __init__(self, epochs: int, warmup: float = 5 / 200,
+                 drops: tuple[tuple[float, float], ...] = ((0.8, 0.01), (0.9, 1e-4))) -> None:
+        self.epochs, self.warmup, self.drops = epochs, warmup, drops
+
+    def on_fit_start(self, state: FitState) -> None:
+        self.base = [group["lr"] for group in state.optimiser.param_groups]
+
+    def on_epoch_start(self, state: FitState) -> None:
+        warm = max(1, round(self.warmup * self.epochs))
+        factor = min(1.0, (state.epoch + 1) / warm)
+        for start, drop in self.drops:
+            if state.epoch >= round(start * self.epochs):
+                factor = drop
+        for group, base in zip(state.optimiser.param_groups, self.base):
+            group["lr"] = base * factor
+
+
 class KeepBestWeights(Callback):
     """Restore, after the last epoch, the weights of the epoch with the lowest training loss
     (Fawaz et al. 2019 keep their ``best_model.hdf5`` by training loss)."""
@@ -218,6 +240,8 @@ def fit(
     regulariser: Regulariser | None = None,
     batch_hook: BatchHook | None = None,
     callbacks: Sequence[Callback] = (),
+    optimizer: Literal["adam", "sgd"] = "adam",
+    momentum: float = 0.9,
     seed: int = 0,
     device: torch.device | str | None = None,
     progress: bool | None = None,
@@ -238,6 +262,8 @@ def fit(
         batch_hook: transform each minibatch before the forward pass (augmentation,
             adversarial examples).
         callbacks: :class:`Callback` objects (plateau schedule, keep-best weights, ...).
+        optimizer: ``"adam"`` (every chapter's default) or ``"sgd"`` with ``momentum``
+            (the LDAM-DRW reference protocol).
         seed: seeds the minibatch order (seed the model's initialisation yourself with
             :func:`tsimb.runtime.seed_everything` before building it).
 
@@ -266,7 +292,12 @@ def fit(
     y_t = torch.as_tensor(y, device=device)
     w_sample = None if sample_weight is None else torch.as_tensor(sample_weight, device=device)
 
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    if optimizer == "adam":
+        optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    elif optimizer == "sgd":
+        optimiser = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    else:
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimiser, list(lr_milestones), lr_gamma)
     generator = torch.Generator().manual_seed(seed)
     n = X_t.shape[0]

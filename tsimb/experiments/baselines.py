@@ -38,6 +38,9 @@ class BaselineSettings:
     sweep_ratios: tuple[float, ...]
     sweep_seeds: tuple[int, ...] = field(default=(0, 1))
     params: BaselineParams = BaselineParams()
+    # LDAM-DRW under our Adam schedule and the reference code's SGD schedule, once
+    schedule_dataset: str = "JapaneseVowels"
+    schedule_imbalance: Imbalance = Imbalance("step", 10)
 
 
 SETTINGS = {
@@ -146,7 +149,10 @@ def datasets(profile: str | None = None) -> set[str]:
 def grids(profile: str | None = None) -> dict[str, list[dict]]:
     """Every grid of the chapter under ``profile``, by name (what ``tsimb run`` fills)."""
     settings = SETTINGS[resolve_profile(profile)]
-    return {"main": configs(settings), "sweep": sweep_configs(settings)}
+    schedule = [_config(settings.schedule_dataset, settings.schedule_imbalance, settings.sweep_model, method, seed,
+                        settings.budget, settings.params)
+                for method in ("ldam-drw", "ldam-drw-sgd") for seed in settings.seeds]
+    return {"main": configs(settings), "sweep": sweep_configs(settings), "ldam_schedule": schedule}
 
 
 def run(profile: str | None = None, progress: bool | None = None, **runner) -> pd.DataFrame:
@@ -154,6 +160,14 @@ def run(profile: str | None = None, progress: bool | None = None, **runner) -> p
     seed, metric, value. Rows with protocol ``balanced`` are the unsubsampled reference.
     ``runner`` goes to :func:`~tsimb.experiments.runner.run_grid` (store, cache, executor, ...)."""
     grid = run_grid(grids(profile)["main"], run_one, chapter=CHAPTER, progress=progress, desc="baselines", **runner)
+    return tidy(grid, BOOKKEEPING)
+
+
+def run_ldam_schedule(profile: str | None = None, progress: bool | None = None, **runner) -> pd.DataFrame:
+    """LDAM-DRW with Adam and one 10x drop (ours) against the reference code's SGD
+    schedule, on one data set, as a tidy table."""
+    grid = run_grid(grids(profile)["ldam_schedule"], run_one, chapter=CHAPTER, progress=progress,
+                    desc="LDAM-DRW schedules", **runner)
     return tidy(grid, BOOKKEEPING)
 
 
