@@ -43,19 +43,13 @@ class FocalLoss(nn.Module):
         return -(one_minus_p ** self.gamma) * log_p
 
 
-class SigmoidFocalLoss(nn.Module):
+class SigmoidFocalLoss(FocalLoss):
     """The per-class sigmoid focal loss of Cui et al. (2019, sec. 4, "class-balanced focal
     loss"), per sample: ``sum_j (1 - p^t_j)^gamma * BCE(z_j, 1[j = y])`` with
     ``p^t_j = sigmoid(z^t_j)``, ``z^t_j = z_j`` for the true class and ``-z_j`` otherwise.
     Their code divides the class-weighted sum by the batch size, so use it with
     ``fit(loss_reduction="mean")`` (the ``cb-focal`` baseline does).
     """
-
-    def __init__(self, gamma: float = 2.0) -> None:
-        super().__init__()
-        if not gamma >= 0:
-            raise ValueError(f"focal gamma must be >= 0, got {gamma}")
-        self.gamma = gamma
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         onehot = F.one_hot(targets, logits.shape[1]).to(logits.dtype)
