@@ -398,7 +398,7 @@ def _download(name: str, cache_dir: Path) -> RawSplits:
 def _raw_splits(name: str, cache_dir: str, archives: tuple[str, ...]) -> tuple[RawSplits, str]:
     for folder in map(Path, archives):
         if _archive_pair(folder, name):
-            return _load_archive(name, folder), f"archive {folder}"
+            return _load_archive(name, folder), "archive"  # the folder: tsimb.data.archive_datasets()
     if name in OTHER_BUNDLED:
         package, load = OTHER_BUNDLED[name]
         return load(), package
