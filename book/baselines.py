@@ -165,7 +165,7 @@ print(METHODS)
 # Before the grid, one ResNet on JapaneseVowels (nine speakers, twelve channels) under
 # step imbalance with ratio 10: five classes keep 30 training series, four keep 3.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 train, test = tsimb.load_train_test("JapaneseVowels")
 imbalanced = tsimb.Imbalance("step", 10).apply(train, seed=0)
 majority, minority = tsimb.class_halves(imbalanced.class_counts())

@@ -274,7 +274,7 @@ plt.show()
 # the effect: sines with one phase and random amplitudes (a true $f(z, t)$ exists), and
 # sines with random phases (none does).
 
-# %%
+# %% tags=["nbval-ignore-output"]
 t = np.arange(30)
 rng = np.random.default_rng(0)
 synthetic = {
@@ -498,7 +498,7 @@ features = {"none (reference)": extract_features(reference, test.X), best: extra
 plot_feature_pca(features, test.y, test.class_names)
 plt.show()
 
-# %%
+# %% tags=["nbval-ignore-output"]
 from sklearn.metrics import silhouette_score
 
 silhouette = pd.Series({k: silhouette_score(v, test.y) for k, v in features.items()},
@@ -510,7 +510,7 @@ display(silhouette.round(3).to_frame())
 #
 # The verdicts are computed above from the stored runs; these lines restate them:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 by_verdict = claims.groupby("verdict")["claim"].apply(list)
 for verdict in ["supported", "same direction, not significant", "mixed", "contradicted", "not run"]:
     if verdict in by_verdict:
