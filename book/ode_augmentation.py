@@ -43,8 +43,8 @@
 #
 # **Running this chapter.** The results below are read from the run store
 # (`book/runs/ode-augmentation.jsonl`), computed once by
-# `python -m tsimb run ode-augmentation` (about 50 CPU-minutes for the quick profile on
-# two cores; the provenance line under each result says what was run where). Without the
+# `python -m tsimb run ode-augmentation` (the provenance line under the results says how
+# many runs, on what device and how many device-hours they took). Without the
 # store, the same cells compute every run; the illustrations that train a network here
 # take about a minute on a CPU.
 
@@ -219,8 +219,8 @@ print("BIM: ", FAWAZ_BIM)
 #
 # The quick profile reruns the paper on **TwoLeadECG**, one of its eight UCR sets, from
 # the archive's own files (`TSIMB_ARCHIVE`, see the introduction): 23 training series, so
-# the paper's protocol is affordable on a CPU. The other seven have 390 to 2,238 training
-# series; the `full` profile runs them on a GPU. Two bundled sets the paper did not use,
+# the paper's protocol is affordable on a CPU. The other seven have hundreds of training
+# series each; the `full` profile runs them on a GPU. Two bundled sets the paper did not use,
 # ItalyPowerDemand and GunPoint, test whether its main effect carries over. Each series is
 # z-normalised; the table gives the median amplitude range of a training series and the
 # fraction of it that the paper's $\beta = 0.33$ is.
@@ -399,7 +399,7 @@ print(f"the paper's out-sign-grad: FGSM {paper_out['fgsm_accuracy']:.1f}, BIM {p
 # size of the change for one seed, and the paper's Out-Sign-Grad row for comparison. So
 # the 100-epoch grid understates the robustness gains the paper reports at 1,500 epochs,
 # and its verdicts on *whether* a method helps are safer than its numbers for *how much*.
-# The full 1,500-epoch grid (about 20 CPU-hours for this one data set) belongs to the
+# The full 1,500-epoch grid (each such run took minutes on two CPU cores) belongs to the
 # `full` profile, on a GPU.
 
 # %% [markdown]

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", help="also write the tidy table to this CSV file")
     verify = sub.add_parser("verify", help="re-execute a sample of stored runs and compare with the store")
     verify.add_argument("chapters", nargs="*", help="chapters (default: all)")
-    verify.add_argument("--sample", type=int, default=None, help="runs per chapter (default 3)")
+    verify.add_argument("--sample", type=int, default=None, help="runs per chapter (default 4, at least 3)")
     verify.add_argument("--store", help="run store folder (default: book/runs of this checkout)")
     verify.add_argument("--commit", help="the commit that picks the sample (default: HEAD)")
     verify.add_argument("--full-seconds", type=float, default=None,

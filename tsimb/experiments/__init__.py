@@ -9,7 +9,7 @@ from types import ModuleType
 from ..registry import closest
 from .profiles import PROFILES, resolve_profile
 from .runner import RunOutput, SkipRun, describe_runs, format_summary, run_grid, summarise
-from .store import RunStore, config_key, default_cache_dir, default_store_dir
+from .store import RunStore, config_key, default_cache_dir, default_store, default_store_dir
 
 # chapter name (its store file, the CLI's argument) -> the module with its experiment
 CHAPTERS = {
@@ -30,7 +30,7 @@ def provenance_line(chapter: str, profile: str | None = None, store: RunStore | 
     """One line on the stored runs behind a chapter's results under ``profile``: how many,
     on what device, the total compute time, the commits (shown under each chapter's results)."""
     module = chapter_module(chapter)
-    store = store or (RunStore(default_store_dir()) if default_store_dir() else None)
+    store = store or default_store()
     if store is None:
         return "no run store: every result on this page was computed in this session"
     keys = {config_key(c) for grid in module.grids(profile).values() for c in grid}

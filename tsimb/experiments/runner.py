@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from ..runtime import get_device, threads
 from ..training import show_progress
-from .store import Config, RunStore, StoreError, config_key, default_cache_dir, default_store_dir
+from .store import Config, RunStore, StoreError, config_key, default_cache_dir, default_store
 
 
 class SkipRun(Exception):
@@ -153,29 +153,33 @@ def run_grid(configs: Iterable[Config], run: RunFn, *, chapter: str,
         executor: compute missing runs there (results are written by this process only).
         progress: a progress bar with runs done and left and an ETA (also in Jupyter).
     """
-    store = RunStore(default_store_dir()) if store == DEFAULT and default_store_dir() else (
-        None if store == DEFAULT else store)
+    store = default_store() if store == DEFAULT else store
     cache = RunStore(default_cache_dir()) if cache == DEFAULT else cache
     sources = [] if recompute else [s for s in (store, cache) if s is not None]
     target = store if write == "store" else cache
     configs = [dict(c) for c in configs]
     found: dict[str, dict] = {}
-    missing = []
+    missing: dict[str, dict] = {}  # key -> config, each configuration once
     for config in configs:
-        record = next((r for r in (s.get(chapter, config) for s in sources) if r is not None), None)
+        record = _lookup(sources, chapter, config)
         if record is not None:
             found[config_key(config)] = record
-        elif config_key(config) not in {config_key(m) for m in missing}:
-            missing.append(config)
+        else:
+            missing.setdefault(config_key(config), config)
     if missing:
         if target is None:
             raise StoreError(f"{len(missing)} run(s) of {chapter} must be computed but there is nowhere to "
                              f"write them (write={write!r} and that store is None)")
         target.check_writable()
-        found.update(_compute(missing, run, chapter, target, sources, recompute, executor,
+        found.update(_compute(list(missing.values()), run, chapter, target, sources, recompute, executor,
                               show_progress(progress), desc, total=len(configs), done=len(configs) - len(missing)))
     rows = [row for config in configs for row in _rows(config, found[config_key(config)])]
     return pd.DataFrame(rows)
+
+
+def _lookup(sources: list[RunStore], chapter: str, config: Config) -> dict | None:
+    """The first stored record of ``config`` in ``sources``, or None."""
+    return next((r for r in (s.get(chapter, config) for s in sources) if r is not None), None)
 
 
 def _compute(missing: list[dict], run: RunFn, chapter: str, target: RunStore, sources: list[RunStore],
@@ -190,10 +194,12 @@ def _compute(missing: list[dict], run: RunFn, chapter: str, target: RunStore, so
         results[record["key"]] = record
         bar.update(1)
 
-    def already_done(config: dict) -> dict | None:
-        if recompute:
-            return None
-        return next((r for r in (s.get(chapter, config) for s in sources) if r is not None), None)
+    def already_done(config: dict) -> dict | None:  # finished by another process meanwhile?
+        return None if recompute else _lookup(sources, chapter, config)
+
+    def take(config: dict, record: dict) -> None:
+        results[config_key(config)] = record
+        bar.update(1)
 
     deferred = []
     try:
@@ -205,8 +211,7 @@ def _compute(missing: list[dict], run: RunFn, chapter: str, target: RunStore, so
                         continue
                     record = already_done(config)
                     if record is not None:
-                        results[config_key(config)] = record
-                        bar.update(1)
+                        take(config, record)
                         continue
                     finish(config, execute(run, config))
         else:
@@ -215,12 +220,11 @@ def _compute(missing: list[dict], run: RunFn, chapter: str, target: RunStore, so
                 finish(futures[future], future.result())
         for config in deferred:
             with target.lock(config_key(config)):
-                record = already_done(config) or execute(run, config)
-                if "key" not in record:
-                    finish(config, record)
+                record = already_done(config)
+                if record is not None:
+                    take(config, record)
                 else:
-                    results[config_key(config)] = record
-                    bar.update(1)
+                    finish(config, execute(run, config))
     finally:
         bar.close()
     return results

@@ -54,6 +54,12 @@ def default_store_dir() -> Path | None:
     return folder if folder.is_dir() else None
 
 
+def default_store() -> "RunStore | None":
+    """The book's run store (:func:`default_store_dir`), or None where there is none."""
+    folder = default_store_dir()
+    return RunStore(folder) if folder is not None else None
+
+
 def default_cache_dir() -> Path:
     """The local run cache: ``$TSIMB_CACHE`` or ``~/.cache/tsimb/runs``."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "tsimb" / "runs").expanduser()

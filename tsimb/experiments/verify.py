@@ -30,7 +30,7 @@ import pandas as pd
 from ..runtime import get_device
 from . import CHAPTERS, chapter_module
 from .runner import execute, git_commit, numerics
-from .store import RunStore, default_store_dir
+from .store import RunStore, StoreError, default_store, default_store_dir
 
 FULL_SECONDS = 20.0
 REPLAY_EPOCHS = 2
@@ -110,7 +110,9 @@ def verify(chapters: list[str] | None = None, sample: int = SAMPLE, store: RunSt
            commit: str | None = None, full_seconds: float = FULL_SECONDS, replay_epochs: int = REPLAY_EPOCHS,
            tolerance: float = TOLERANCE) -> pd.DataFrame:
     """Verify a sample of every chapter's stored runs; one row per run checked."""
-    store = store or RunStore(default_store_dir())
+    store = store or default_store()
+    if store is None:
+        raise StoreError("no run store to verify: pass one (or set TSIMB_STORE)")
     commit = (commit or git_commit()).removesuffix("+dirty")
     rows = []
     for chapter in chapters or list(CHAPTERS):
