@@ -1,4 +1,4 @@
-"""FGSM / BIM / PGD (tsimb.attacks): norms, equivalences, torchattacks agreement, options."""
+"""FGSM / BIM / PGD (tsimb.robustness): norms, equivalences, torchattacks agreement, options."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from tsimb.attacks import (
+from tsimb.robustness import (
     FAWAZ_BIM,
     FAWAZ_FGSM,
     Attack,
-    ImageShaped,
     attack_array,
     bim,
     fgsm,
@@ -18,9 +17,10 @@ from tsimb.attacks import (
     pgd,
     robust_accuracy,
 )
+from tsimb.bench import ImageShaped
 from tsimb.models import build_model
 from tsimb.runtime import seed_everything
-from tsimb.training import fit
+from tsimb.train import fit
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
-"""Training on augmented minibatches with Feat-Sim (tsimb.augmented_training) and the ODE
+"""Training on augmented minibatches with Feat-Sim (tsimb.augment.training) and the ODE
 chapter's experiment (tsimb.experiments.ode_augmentation), on tiny budgets."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 from dataclasses import replace
 
@@ -9,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from tsimb.augmentations import feat_sim_loss, other_class_partners, spec_den
-from tsimb.augmented_training import (
+from tsimb.augment import feat_sim_loss, other_class_partners, spec_den
+from tsimb.augment import (
     AUGMENTATIONS,
     METHODS,
     AugmentedBatches,
@@ -21,10 +23,10 @@ from tsimb.augmented_training import (
 )
 from tsimb.experiments import ode_augmentation as experiment
 from tsimb.experiments.store import config_key
-from tsimb.training import FAWAZ_RESNET, Budget
-from tsimb.imbalance import Imbalance
+from tsimb.train import FAWAZ_RESNET, Budget
+from tsimb.data import Imbalance
 from tsimb.models import build_model
-from tsimb.ode import fit_odenet
+from tsimb.models import fit_odenet
 from tsimb.runtime import seed_everything
 
 
@@ -73,21 +75,22 @@ def test_augmentations_that_need_an_odenet_or_a_model_say_so(odenet):
 def test_augmented_batches_are_originals_then_copies_with_labels_repeated(odenet):
     hook = AugmentedBatches("in-sign-grad", odenet, seed=0)
     x, y = torch.randn(5, 1, 16), torch.tensor([0, 1, 1, 0, 2])
-    xb, yb = hook(build_model("cnn", 1, 3, 16), x, y, epoch=0)
+    state = SimpleNamespace(model=build_model("cnn", 1, 3, 16))
+    xb, yb = hook.on_batch(state, x, y)
     assert xb.shape == (10, 1, 16)
     torch.testing.assert_close(xb[:5], x)
     assert torch.equal(yb, torch.cat([y, y]))
     # the random draws are seeded, and differ from batch to batch
-    again = AugmentedBatches("in-sign-grad", odenet, seed=0)(None, x, y, 0)[0]
+    again = AugmentedBatches("in-sign-grad", odenet, seed=0).on_batch(state, x, y)[0]
     torch.testing.assert_close(again, xb)
-    assert not torch.equal(hook(None, x, y, 0)[0], xb)
+    assert not torch.equal(hook.on_batch(state, x, y)[0], xb)
 
 
 def test_feat_sim_pairs_originals_with_their_copies_and_other_classes():
     torch.manual_seed(0)
     features = torch.randn(8, 5)
     y = torch.tensor([0, 1, 0, 1, 0, 1, 0, 1])
-    loss = FeatSim(margin=0.5, weight=2.0, seed=3)(features, None, y, None)
+    loss = FeatSim(margin=0.5, weight=2.0, seed=3).loss_term(None, features, None, y)
     partners = other_class_partners(y[:4], torch.Generator().manual_seed(3))
     expected = 2.0 * feat_sim_loss(features[:4], features[4:], features[:4][partners], margin=0.5)
     torch.testing.assert_close(loss, expected)
@@ -95,15 +98,15 @@ def test_feat_sim_pairs_originals_with_their_copies_and_other_classes():
     same = torch.cat([features[:4], features[:4]])
     d_neg = (torch.nn.functional.normalize(features[:4], dim=1)
              - torch.nn.functional.normalize(features[:4][partners], dim=1)).pow(2).sum(1)
-    torch.testing.assert_close(FeatSim(margin=0.5, seed=3)(same, None, y, None), (0.5 - d_neg).clamp_min(0).mean())
+    torch.testing.assert_close(FeatSim(margin=0.5, seed=3).loss_term(None, same, None, y), (0.5 - d_neg).clamp_min(0).mean())
 
 
 def test_feat_sim_skips_single_class_batches_and_checks_layout():
     features = torch.randn(6, 4, requires_grad=True)
-    zero = FeatSim()(features, None, torch.zeros(6, dtype=torch.long), None)
+    zero = FeatSim().loss_term(None, features, None, torch.zeros(6, dtype=torch.long))
     assert zero.item() == 0.0
     with pytest.raises(ValueError, match="originals; augmented copies"):
-        FeatSim()(torch.randn(5, 4), None, torch.tensor([0, 1, 0, 1, 0]), None)
+        FeatSim().loss_term(None, torch.randn(5, 4), None, torch.tensor([0, 1, 0, 1, 0]))
 
 
 @pytest.mark.parametrize("method", ["none", "spec-den", "out-sign-grad+fs"])

@@ -1,4 +1,4 @@
-"""Every baseline method trains end to end on a tiny imbalanced set (tsimb.baselines)."""
+"""Every baseline method trains end to end on a tiny imbalanced set (tsimb.train.baselines)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from tsimb.baselines import METHODS, Budget, train_baseline
+from tsimb.train import METHODS, Budget, train_baseline
 from tsimb.models import NormedLinear, SmallCNN
-from tsimb.training import predict_proba
+from tsimb.train import predict_proba
 
 BUDGET = Budget(epochs=2, batch_size=8, lr=1e-3)
 # series seen per epoch for counts [12, 4] with batches of 8

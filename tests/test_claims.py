@@ -1,4 +1,4 @@
-"""Claims as data, gains, rankings and broken-run flags (tsimb.claims)."""
+"""Claims as data, gains, rankings and broken-run flags (tsimb.evaluation.claims)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsimb.claims import Claim, check_claims, flag_runs, gains, rank_methods
+from tsimb.evaluation import Claim, check_claims, flag_runs, gains, rank_methods
 from tsimb.experiments import ode_augmentation as experiment
 
 

@@ -7,7 +7,7 @@ import urllib.error
 import numpy as np
 import pytest
 
-import tsimb.data as data_module
+import tsimb.data.sources as data_module
 from tsimb.data import (
     Dataset,
     DatasetUnavailableError,
@@ -227,7 +227,7 @@ def test_unequal_length_ucr_series_are_padded_in_the_file_and_resampled(tmp_path
 
 
 def test_the_uea_ts_files_of_the_shared_archive(monkeypatch, fresh_loader):
-    shared = data_module.Path(data_module.__file__).resolve().parents[1].parent / "shared" / "data"
+    shared = data_module.Path(data_module.__file__).resolve().parents[2].parent / "shared" / "data"
     if not (shared / "Epilepsy").is_dir():
         pytest.skip("../shared/data is not beside this checkout")
     monkeypatch.setenv("TSIMB_ARCHIVE", str(shared))

@@ -8,8 +8,8 @@ import pytest
 from tsimb.experiments import baselines as experiment
 from tsimb.experiments.runner import SkipRun
 from tsimb.experiments.store import RunStore, config_key
-from tsimb.training import Budget
-from tsimb.imbalance import Imbalance
+from tsimb.train import Budget
+from tsimb.data import Imbalance
 
 
 def test_grid_covers_every_combination_once():

@@ -1,4 +1,4 @@
-"""Imbalance protocols: exact class counts, determinism, valid indices (tsimb.imbalance)."""
+"""Imbalance protocols: exact class counts, determinism, valid indices (tsimb.data.imbalance)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tsimb.imbalance import (
+from tsimb.data.imbalance import (
     Imbalance,
     binary_pair,
     class_halves,
@@ -309,7 +309,7 @@ def test_imbalance_validates_its_ratio_when_built():
 
 def test_match_classes_restricts_test_to_binary_pair():
     from tsimb.data import load_dataset
-    from tsimb.imbalance import match_classes
+    from tsimb.data import match_classes
 
     train = load_dataset("JapaneseVowels", "train")
     test = load_dataset("JapaneseVowels", "test")

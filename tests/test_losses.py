@@ -199,8 +199,8 @@ def test_sigmoid_focal_matches_cui_et_al_reference_formula():
 def test_cb_focal_effective_minority_weight_follows_the_class_balanced_weights():
     """With Cui et al.'s reduction (sum over the batch size), a minority series weighs
     w_minority / w_majority relative to a majority one, whatever the batch holds."""
-    from tsimb.baselines import RECIPES, BaselineParams
-    from tsimb.training import Budget
+    from tsimb.train import RECIPES, BaselineParams
+    from tsimb.train import Budget
 
     counts = np.array([200, 100, 50, 20, 10, 5])
     X = np.zeros((counts.sum(), 1, 4), dtype=np.float32)

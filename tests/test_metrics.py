@@ -1,4 +1,4 @@
-"""Metrics against scikit-learn / imbalanced-learn computed directly (tsimb.metrics)."""
+"""Metrics against scikit-learn / imbalanced-learn computed directly (tsimb.evaluation.metrics)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sklearn.metrics import (
     matthews_corrcoef,
 )
 
-from tsimb.metrics import evaluate, group_accuracy, macro_pr_auc
+from tsimb.evaluation import evaluate, group_accuracy, macro_pr_auc
 
 
 def random_predictions(n=80, k=4, seed=0):

@@ -9,7 +9,7 @@ from torch import nn
 
 from tsimb.models import MODELS, MLP, NormedLinear, ResidualBlock, ResNet, build_model, same_conv
 from tsimb.runtime import seed_everything
-from tsimb.training import fit, predict_proba
+from tsimb.train import fit, predict_proba
 
 N_CLASSES = 4
 

@@ -1,4 +1,4 @@
-"""ODENet (tsimb.ode) and the ODE-guided / spectral augmentations (tsimb.augmentations)."""
+"""ODENet (tsimb.models.ode) and the ODE-guided / spectral augmentations (tsimb.augment.ode_guided)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tsimb.augmentations import (
+from tsimb.augment import (
     feat_sim_loss,
     in_clamp_grad,
     in_sign_grad,
@@ -20,7 +20,7 @@ from tsimb.augmentations import (
     spec_den,
 )
 from tsimb.models import build_model
-from tsimb.ode import ODENet, derivative, fit_odenet, predict_next
+from tsimb.models import ODENet, derivative, fit_odenet, predict_next
 from tsimb.runtime import seed_everything
 
 
@@ -177,7 +177,7 @@ def test_feat_sim_partners_and_loss():
 
 
 def test_derivative_agreement_separates_learnable_from_phase_varying_dynamics():
-    from tsimb.ode import derivative_agreement, finite_difference
+    from tsimb.models import derivative_agreement, finite_difference
 
     X = sines(16, 30)
     np.testing.assert_allclose(finite_difference(X)[:, :, 1:-1], (X[:, :, 2:] - X[:, :, :-2]) / 2, rtol=1e-6)

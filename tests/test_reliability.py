@@ -9,8 +9,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tsimb.attacks import FAWAZ_FGSM, bim, fgsm, perturb, robust_accuracy
-from tsimb.imbalance import Imbalance, exponential_imbalance, step_imbalance
+from tsimb.robustness import FAWAZ_FGSM, bim, fgsm, perturb, robust_accuracy
+from tsimb.data import Imbalance, exponential_imbalance, step_imbalance
 from tsimb.models import build_model
 from tsimb.runtime import get_device, seed_everything
 
@@ -139,7 +139,7 @@ def test_bench_refuses_zero_repeats_or_epochs(flag, capsys):
 
 
 def test_unknown_names_get_the_closest_known_ones():
-    from tsimb.baselines import train_baseline
+    from tsimb.train import train_baseline
     from tsimb.experiments import chapter_module
 
     with pytest.raises(ValueError, match="unknown baseline 'smtoe'; did you mean 'smote'"):
@@ -163,7 +163,7 @@ def test_the_cpu_kernels_are_pinned_to_avx2_on_import():
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 from tsimb.data import DatasetUnavailableError, load_dataset  # noqa: E402
-from tsimb.training import TrainingDivergedError, fit  # noqa: E402
+from tsimb.train import TrainingDivergedError, fit  # noqa: E402
 
 
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -174,7 +174,7 @@ def test_loading_an_archive_file_returns_valid_data_or_a_named_error(tmp_path_fa
                                                                      labels, cut, garbage):
     """Whatever a UCR file holds (truncated, empty labels, one class, binary junk), loading
     returns float32 (n, 1, L) data with labels 0..K-1, or a DatasetUnavailableError naming it."""
-    import tsimb.data as data_module
+    import tsimb.data.sources as data_module
 
     folder = tmp_path_factory.mktemp("archive")
     rng = np.random.default_rng(n * 100 + length)
@@ -221,8 +221,8 @@ def test_fit_trains_finite_or_raises_a_documented_error(counts, batch, scale, ep
 @given(n=st.integers(1, 5), channels=st.integers(1, 2), length=st.integers(4, 20),
        name=st.sampled_from(["in-clamp-grad", "in-sign-grad", "rand-grad", "spec-den", "out-sign-grad"]))
 def test_augmentations_keep_shape_and_stay_finite(n, channels, length, name):
-    from tsimb.augmented_training import augment_batch
-    from tsimb.ode import ODENet
+    from tsimb.augment import augment_batch
+    from tsimb.models import ODENet
 
     torch.manual_seed(0)
     x = torch.randn(n, channels, length)

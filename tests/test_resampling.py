@@ -1,11 +1,11 @@
-"""SMOTE-family over-sampling of series (tsimb.resampling)."""
+"""SMOTE-family over-sampling of series (tsimb.data.resampling)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tsimb.resampling import OVERSAMPLERS, oversample
+from tsimb.data import OVERSAMPLERS, oversample
 
 
 def _rows(X):
@@ -79,7 +79,7 @@ def test_borderline_smote_without_border_series_returns_data_unchanged():
     # GunPoint step-10 keeps [24, 2]: neither minority series has majority neighbours,
     # so Borderline-SMOTE has nothing to generate from (documented in oversample)
     from tsimb.data import load_dataset
-    from tsimb.imbalance import Imbalance
+    from tsimb.data import Imbalance
 
     train = Imbalance("step", 10).apply(load_dataset("GunPoint", "train"), seed=0)
     np.testing.assert_array_equal(train.class_counts(), [24, 2])
@@ -99,7 +99,7 @@ def test_adasyn_without_majority_neighbours_returns_data_unchanged(make_series):
 
 
 def test_too_few_series_error_is_a_value_error():
-    from tsimb.resampling import TooFewSeriesError
+    from tsimb.data import TooFewSeriesError
 
     X = np.zeros((6, 1, 4), dtype=np.float32)
     X[:, 0, 0] = np.arange(6)

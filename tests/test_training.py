@@ -1,4 +1,4 @@
-"""The training loop: determinism, weighting convention, re-sampling, errors (tsimb.training)."""
+"""The training loop: determinism, weighting convention, re-sampling, errors (tsimb.train)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from tsimb.losses import DeferredReweighting
 from tsimb.models import build_model
 from tsimb.runtime import seed_everything
-from tsimb.training import extract_features, fit, predict_proba
+from tsimb.train import extract_features, fit, predict_proba
 
 EPOCHS = 3
 
@@ -87,7 +87,7 @@ def test_class_weight_schedule_is_called_every_epoch(make_series):
 
 @pytest.mark.parametrize("how, counts", [("over", [20, 20]), ("under", [5, 5])])
 def test_random_resampling_equalises_counts_and_is_seeded(make_series, how, counts):
-    from tsimb.resampling import random_resample_index
+    from tsimb.data import random_resample_index
 
     _, y = make_series([20, 5], seed=4)
     index = random_resample_index(y, how, seed=0)
@@ -148,17 +148,18 @@ def test_predict_proba_and_features(make_series):
         predict_proba(model, X[:, 0])
 
 
-def test_sample_weight_with_a_size_changing_batch_hook_is_an_error(make_series):
+def test_sample_weight_with_a_size_changing_batch_transform_is_an_error(make_series):
     from tsimb.models import build_model
-    from tsimb.training import fit
+    from tsimb.train import Callback, fit
 
     X, y = make_series([8, 8], seed=0)
 
-    def double(model, xb, yb, epoch):
-        return torch.cat([xb, xb]), torch.cat([yb, yb])
+    class Double(Callback):
+        def on_batch(self, state, xb, yb):
+            return torch.cat([xb, xb]), torch.cat([yb, yb])
 
-    with pytest.raises(ValueError, match="batch_hook"):
-        fit(build_model("cnn", X.shape[1], 2), X, y, epochs=1, sample_weight=np.ones(len(y)), batch_hook=double)
+    with pytest.raises(ValueError, match="on_batch"):
+        fit(build_model("cnn", X.shape[1], 2), X, y, epochs=1, sample_weight=np.ones(len(y)), callbacks=[Double()])
 
 
 def test_predictions_run_in_eval_mode_and_restore_the_mode(make_series):
@@ -176,7 +177,7 @@ def test_predictions_run_in_eval_mode_and_restore_the_mode(make_series):
 
 
 def test_plateau_schedule_halves_the_rate_after_patience_and_stops_at_the_minimum():
-    from tsimb.training import FitState, History, PlateauSchedule
+    from tsimb.train import FitState, History, PlateauSchedule
 
     net = torch.nn.Linear(2, 2)
     state = FitState(net, torch.optim.Adam(net.parameters(), lr=1e-3), History())
@@ -192,7 +193,7 @@ def test_plateau_schedule_halves_the_rate_after_patience_and_stops_at_the_minimu
 
 
 def test_keep_best_restores_the_weights_of_the_lowest_training_loss(make_series):
-    from tsimb.training import Callback, KeepBestWeights
+    from tsimb.train import Callback, KeepBestWeights
 
     class Snapshots(Callback):
         def on_fit_start(self, state):
@@ -211,7 +212,7 @@ def test_keep_best_restores_the_weights_of_the_lowest_training_loss(make_series)
 
 
 def test_the_fawaz_budget_sets_batch_size_schedule_and_keep_best():
-    from tsimb.training import FAWAZ_RESNET, KeepBestWeights, PlateauSchedule
+    from tsimb.train import FAWAZ_RESNET, KeepBestWeights, PlateauSchedule
 
     assert FAWAZ_RESNET.batch_size_for(23) == 2 and FAWAZ_RESNET.batch_size_for(1000) == 64
     kwargs = FAWAZ_RESNET.fit_kwargs(23)
@@ -224,7 +225,7 @@ def test_the_fawaz_budget_sets_batch_size_schedule_and_keep_best():
 @pytest.mark.parametrize("field, value", [("epochs", 0), ("epochs", -3), ("batch_size", 0), ("lr", float("nan")),
                                           ("lr", -1.0), ("batch_rule", "auto")])
 def test_bad_budgets_are_refused(field, value):
-    from tsimb.training import Budget
+    from tsimb.train import Budget
 
     with pytest.raises(ValueError, match=f"Budget.{field}"):
         Budget(**{field: value})
@@ -248,7 +249,7 @@ def test_nan_weights_are_refused_before_training(make_series, how):
 
 
 def test_a_diverging_loss_stops_with_the_epoch_and_batch(make_series):
-    from tsimb.training import TrainingDivergedError
+    from tsimb.train import TrainingDivergedError
 
     X, y = make_series([10, 6])
     X = (np.sign(X) * 3e38).astype(np.float32)  # finite, but the first layer's sums overflow
@@ -276,7 +277,7 @@ def test_mean_reduction_divides_by_the_batch_size(make_series):
 
 
 def test_the_ldam_reference_schedule_warms_up_then_drops_twice():
-    from tsimb.training import FitState, History, WarmupStepSchedule
+    from tsimb.train import FitState, History, WarmupStepSchedule
 
     net = torch.nn.Linear(2, 2)
     state = FitState(net, torch.optim.SGD(net.parameters(), lr=0.1), History())

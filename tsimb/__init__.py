@@ -1,33 +1,42 @@
 """tsimb: learning from imbalanced time series. The library behind the tsimb book.
 
-Where things live (each module's docstring names the papers and book chapters):
+Subpackages by concern (each one's docstring says what it holds; each public function's
+docstring names its paper, equation and book chapter):
 
-* :mod:`tsimb.data`: loading bundled and downloaded UCR/UEA data sets.
-* :mod:`tsimb.imbalance`: step, exponential, drop-half and binary-pair protocols.
-* :mod:`tsimb.models`: FCN, ResNet, small CNN, MLP, LSTM.
-* :mod:`tsimb.losses`: focal, LDAM, class-balanced weights, deferred re-weighting.
-* :mod:`tsimb.training`: :func:`fit`, :func:`predict_proba`.
-* :mod:`tsimb.resampling`: SMOTE, ADASYN, Borderline-SMOTE on series.
-* :mod:`tsimb.baselines`: the classic corrections as named recipes.
-* :mod:`tsimb.metrics`: balanced accuracy, F1, MCC, PR-AUC, G-mean, per-half accuracy.
-* :mod:`tsimb.attacks`: FGSM, BIM and PGD under L-infinity and L2; robust accuracy.
-* :mod:`tsimb.ode`: the ODENet of ODE-guided augmentation.
-* :mod:`tsimb.augmentations`: In/Out-Grad, Rand-Grad, Spec-Den and the Feat-Sim loss.
-* :mod:`tsimb.augmented_training`: training on augmented minibatches, with Feat-Sim.
-* :mod:`tsimb.experiments`: profiles, the cached tidy runner, each chapter's experiment.
-* :mod:`tsimb.plots`: the book's figures.
+* :mod:`tsimb.data`: data sets (archive folders, bundled, downloads), imbalance
+  protocols, re-sampling (random, SMOTE and kin).
+* :mod:`tsimb.models`: classifiers (FCN, ResNet, small CNN, MLP, LSTM), the ODENet.
+* :mod:`tsimb.losses`: focal, class-balanced and LDAM losses, class weights, DRW.
+* :mod:`tsimb.train`: :func:`fit` with callbacks, budgets, prediction, the classic
+  corrections as named recipes.
+* :mod:`tsimb.augment`: ODE-guided and spectral augmentations, Feat-Sim.
+* :mod:`tsimb.robustness`: FGSM, BIM and PGD; robust accuracy.
+* :mod:`tsimb.generative`: GAN oversamplers and IB-GAN.
+* :mod:`tsimb.evaluation`: metrics, claims as data, ranks, broken-run flags.
+* :mod:`tsimb.experiments`: profiles, the run store, the grid runner, ``verify``, one
+  module per chapter (its registry :data:`tsimb.experiments.CHAPTERS` maps chapters to
+  modules).
+* :mod:`tsimb.plots`: the book's figures. :mod:`tsimb.registry`: named things.
+  :mod:`tsimb.runtime`: device, seeds, reproducible CPU numerics.
 """
 
 from .runtime import pin_cpu_numerics
 
 pin_cpu_numerics()  # before any convolution runs: see tsimb.runtime
 
-from .data import Dataset, DatasetUnavailableError, bundled_datasets, load_dataset, load_train_test
-from .imbalance import Imbalance, class_halves
-from .metrics import evaluate
-from .models import build_model
-from .runtime import get_device, seed_everything
-from .training import extract_features, fit, predict_proba
+from .data import (  # noqa: E402
+    Dataset,
+    DatasetUnavailableError,
+    Imbalance,
+    bundled_datasets,
+    class_halves,
+    load_dataset,
+    load_train_test,
+)
+from .evaluation import evaluate  # noqa: E402
+from .models import build_model  # noqa: E402
+from .runtime import get_device, seed_everything  # noqa: E402
+from .train import extract_features, fit, predict_proba  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,4 @@
-"""``python -m tsimb bench``: samples per second of :func:`tsimb.training.fit` against a bare
+"""``python -m tsimb bench``: samples per second of :func:`tsimb.train.fit` against a bare
 PyTorch loop on the same data and model (ResNet), the number the foundation issue asks
 to keep within 10%."""
 
@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from .models import build_model
 from .runtime import get_device, seed_everything
-from .training import fit
+from .train import fit
 
 
 def bare_loop(model: torch.nn.Module, X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int,
@@ -82,15 +82,28 @@ def _time(fn, repeats: int) -> float:
     return float(np.median(times))
 
 
+class ImageShaped(torch.nn.Module):
+    """A series classifier seen as an image classifier, input ``(n, C, 1, L)``: how the
+    torchattacks comparison here (and the tests checking our attacks against it) runs an
+    image-attack library on our models."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x[:, :, 0, :])
+
+
 def benchmark_augment(sizes: tuple[tuple[int, int], ...] = ((32, 128), (128, 128), (128, 512)),
                       repeats: int = 3, device: str | None = None) -> list[dict[str, float]]:
     """Series per second of the ODE-guided augmentations, Spec-Den and the FGSM/BIM attacks
     at several (series, length) sizes; cost should grow linearly in series x length, so
     ``points_per_s`` (series x length per second) should stay roughly flat across sizes.
     Where torchattacks is installed, its FGSM and PGD on the same model are timed beside ours."""
-    from .attacks import FAWAZ_BIM, FAWAZ_FGSM, ImageShaped
-    from .augmentations import in_clamp_grad, out_sign_grad, spec_den
-    from .ode import ODENet, derivative, predict_next
+    from .augment import in_clamp_grad, out_sign_grad, spec_den
+    from .models.ode import ODENet, derivative, predict_next
+    from .robustness import FAWAZ_BIM, FAWAZ_FGSM
 
     dev = get_device(device)
     rows = []

@@ -7,21 +7,26 @@ import sys
 from pathlib import Path
 
 
-
 def _datasets(_: argparse.Namespace) -> int:
-    from .data import archive_dirs, archive_names, bundled_datasets, dataset_table, default_cache_dir, is_cached
-    from .experiments import CHAPTERS, chapter_module
+    from .data import (
+        archive_dirs,
+        archive_names,
+        dataset_table,
+        default_data_dir,
+        is_cached,
+    )
+    from .experiments import chapter_module, written_chapters
 
     print(f"Archive folders ($TSIMB_ARCHIVE): {', '.join(map(str, archive_dirs())) or 'none'}")
     print("Load offline (archive folders first, then bundled packages):")
     table = dataset_table()
     print(table.to_string(index=False))
-    wanted = sorted({d for name in CHAPTERS for profile in ("quick", "full")
+    wanted = sorted({d for name in written_chapters() for profile in ("quick", "full")
                      for d in chapter_module(name).datasets(profile)})
     offline = set(table["name"])
     missing = [n for n in wanted if n not in offline]
     if missing:
-        print(f"\nNeeded by a profile but not offline; downloaded into {default_cache_dir()}:")
+        print(f"\nNeeded by a profile but not offline; downloaded into {default_data_dir()}:")
         for name in missing:
             state = "cached" if is_cached(name) else "needs a download"
             print(f"  {name:<24} {state if name in archive_names() else 'not an archive name'}")
@@ -99,10 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tsimb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("datasets", help="list data sets that load offline and those that need a download")
-    from .experiments import CHAPTERS
+    from .experiments import written_chapters
 
     run = sub.add_parser("run", help="compute a chapter's grids into the run store (resumes where it stopped)")
-    run.add_argument("chapter", choices=list(CHAPTERS))
+    run.add_argument("chapter", choices=written_chapters())
     run.add_argument("--profile", choices=("quick", "full"), default=None)
     run.add_argument("--grid", action="append", help="only this grid (repeatable; default: all of the chapter's)")
     run.add_argument("--store", help="run store folder (default: book/runs of this checkout, or $TSIMB_STORE)")

@@ -4,26 +4,91 @@ book chapter (its settings per profile, its grids, its run function, its publish
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from types import ModuleType
 
-from ..registry import closest
+from ..registry import Registry
 from .profiles import PROFILES, resolve_profile
-from .runner import RunOutput, SkipRun, describe_runs, format_summary, run_grid, summarise
-from .store import RunStore, config_key, default_cache_dir, default_store, default_store_dir
+from .runner import (
+    RunOutput,
+    SkipRun,
+    describe_runs,
+    format_summary,
+    run_grid,
+    summarise,
+)
+from .store import (
+    RunStore,
+    config_key,
+    default_run_cache_dir,
+    default_store,
+    default_store_dir,
+)
 
-# chapter name (its store file, the CLI's argument) -> the module with its experiment
-CHAPTERS = {
-    "baselines": "tsimb.experiments.baselines",
-    "ode-augmentation": "tsimb.experiments.ode_augmentation",
-}
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter of the book: its name (its store file, the CLI's argument), its notebook
+    under ``book/``, the methods it covers, the papers' citation keys, the library modules
+    where those methods live, and its experiment module (``None``: planned, not written)."""
+
+    name: str
+    title: str
+    notebook: str
+    methods: str
+    papers: tuple[str, ...]
+    library: tuple[str, ...] = ()
+    experiment: str | None = None
+
+    @property
+    def planned(self) -> bool:
+        return self.experiment is None
+
+
+CHAPTERS: Registry[Chapter] = Registry("chapter")
+CHAPTERS.add("baselines", Chapter(
+    "baselines", "Baselines", "baselines",
+    "class weights, re-sampling, SMOTE family, focal, class-balanced and LDAM-DRW losses",
+    ("chawla2002smote", "lin2017focal", "cao2019ldam", "cui2019classbalanced"),
+    ("tsimb.train.baselines", "tsimb.losses", "tsimb.data.resampling", "tsimb.data.imbalance"),
+    "tsimb.experiments.baselines"))
+CHAPTERS.add("ode-augmentation", Chapter(
+    "ode-augmentation", "ODE-guided augmentation", "ode_augmentation",
+    "In/Out-Grad, Spec-Den, Feat-Sim; FGSM and BIM robustness", ("sarkar2023ode",),
+    ("tsimb.models.ode", "tsimb.augment", "tsimb.robustness"), "tsimb.experiments.ode_augmentation"))
+CHAPTERS.add("latent-adversarial", Chapter(
+    "latent-adversarial", "Latent-space adversarial augmentation", "",
+    "reconstructed from the abstract", ("kim2021latent",)))
+CHAPTERS.add("ib-gan", Chapter(
+    "ib-gan", "IB-GAN", "", "imputation balanced GAN; naive cGAN, AC-GAN, BAGAN", ("ibgan",)))
+CHAPTERS.add("dissertation", Chapter(
+    "dissertation", "GL-GAN, ICED, SRAT, Imb-Mix", "", "dissertation chapters 2 to 5", ("wang2023dissertation",)))
+
+
+def written_chapters() -> list[str]:
+    """The chapters with an experiment module (the CLI's and ``verify``'s choices)."""
+    return [name for name, chapter in CHAPTERS.items() if not chapter.planned]
 
 
 def chapter_module(name: str) -> ModuleType:
     """The experiment module of chapter ``name``: it has ``CHAPTER``, ``datasets(profile)``, ``grids(profile)``,
-    ``run_one(config, epochs=None)``, ``REFERENCE_METHOD`` and ``OWN_METHODS``."""
-    if name not in CHAPTERS:
-        raise ValueError(closest("chapter", name, CHAPTERS))
-    return importlib.import_module(CHAPTERS[name])
+    ``run_one(config, epochs=None)``, ``REFERENCE_METHOD``, ``OWN_METHODS`` and ``BOOKKEEPING``."""
+    chapter = CHAPTERS[name]
+    if chapter.planned:
+        raise ValueError(f"chapter {name!r} is planned and has no experiment yet; written: "
+                         f"{', '.join(written_chapters())}")
+    return importlib.import_module(chapter.experiment)
+
+
+def chapter_table() -> str:
+    """The book's chapter-to-module table (Markdown with MyST roles), generated from
+    :data:`CHAPTERS` for the introduction."""
+    rows = ["| Chapter | Methods | Papers | Library |", "|---|---|---|---|"]
+    for chapter in CHAPTERS.values():
+        title = f"{{doc}}`{chapter.notebook}`" if chapter.notebook else f"{chapter.title} (planned)"
+        library = ", ".join(f"`{m}`" for m in chapter.library) or "—"
+        rows.append(f"| {title} | {chapter.methods} | {{cite}}`{','.join(chapter.papers)}` | {library} |")
+    return "\n".join(rows)
 
 
 def provenance_line(chapter: str, profile: str | None = None, store: RunStore | None = None) -> str:
@@ -40,5 +105,5 @@ def provenance_line(chapter: str, profile: str | None = None, store: RunStore | 
 
 
 __all__ = ["PROFILES", "resolve_profile", "RunOutput", "SkipRun", "run_grid", "summarise", "format_summary",
-           "describe_runs", "RunStore", "config_key", "default_store_dir", "default_cache_dir", "CHAPTERS",
-           "chapter_module", "provenance_line"]
+           "describe_runs", "RunStore", "config_key", "default_store_dir", "default_run_cache_dir", "CHAPTERS",
+           "Chapter", "chapter_module", "chapter_table", "written_chapters", "provenance_line"]

@@ -1,5 +1,5 @@
 """The experiment of the book's chapter *Baselines for imbalanced time-series
-classification*: every method of :mod:`tsimb.baselines`, FCN and ResNet, several bundled
+classification*: every method of :mod:`tsimb.train.baselines`, FCN and ResNet, several bundled
 data sets under step and exponential imbalance, several seeds; plus a sweep of the
 imbalance ratio. ``python -m tsimb run baselines`` runs it headless.
 """
@@ -11,12 +11,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..baselines import METHODS, BaselineParams, train_baseline
-from ..data import load_train_test
-from ..imbalance import Imbalance, class_halves
-from ..metrics import evaluate
-from ..resampling import TooFewSeriesError
-from ..training import Budget, predict_proba
+from ..data import Imbalance, TooFewSeriesError, class_halves, load_train_test
+from ..evaluation import evaluate
+from ..train import Budget, predict_proba
+from ..train.baselines import METHODS, BaselineParams, train_baseline
 from .profiles import resolve_profile
 from .runner import RunOutput, SkipRun, run_grid, tidy
 

@@ -6,7 +6,7 @@ did not use, and the same comparison under step imbalance, scored on the minorit
 the classes. ``python -m tsimb run ode-augmentation`` fills the run store.
 
 Every method trains under one protocol, Fawaz et al.'s (2019) for the ResNet that is the
-paper's ``none`` row (:data:`tsimb.training.FAWAZ_RESNET`): Adam at 1e-3, batch
+paper's ``none`` row (:data:`tsimb.train.FAWAZ_RESNET`): Adam at 1e-3, batch
 ``int(min(n/10, 64))``, learning rate halved after 50 epochs without a lower training
 loss (down to 1e-4), and the weights of the epoch with the lowest training loss kept.
 The paper trains its augmented networks at lr 2e-4 with weight decay 1e-3 but compares
@@ -23,14 +23,18 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from ..attacks import FAWAZ_BIM, FAWAZ_FGSM, robust_accuracy
-from ..augmented_training import METHODS, NEEDS_ODENET, AugmentSettings, parse_method, train_augmented
-from ..claims import Claim
-from ..data import Dataset, load_train_test
-from ..imbalance import Imbalance, class_halves
-from ..metrics import evaluate
-from ..ode import ODENet, fit_odenet
-from ..training import FAWAZ_RESNET, Budget, predict_proba
+from ..augment import (
+    METHODS,
+    NEEDS_ODENET,
+    AugmentSettings,
+    parse_method,
+    train_augmented,
+)
+from ..data import Dataset, Imbalance, class_halves, load_train_test
+from ..evaluation import Claim, evaluate
+from ..models.ode import ODENet, fit_odenet
+from ..robustness import FAWAZ_BIM, FAWAZ_FGSM, robust_accuracy
+from ..train import FAWAZ_RESNET, Budget, predict_proba
 from .profiles import resolve_profile
 from .runner import RunOutput, run_grid, tidy
 
@@ -58,9 +62,9 @@ class ODEBudget:
 class ODEAugmentationSettings:
     datasets: tuple[str, ...]  # Tables I-III, on the published splits
     methods: tuple[str, ...]
-    seeds: tuple[int, ...]
     budget: Budget
     ode_budget: ODEBudget
+    seeds: tuple[int, ...]
     imbalance: Imbalance
     imbalance_datasets: tuple[str, ...]
     imbalance_methods: tuple[str, ...]

@@ -27,8 +27,15 @@ import torch
 from tqdm.auto import tqdm
 
 from ..runtime import get_device, threads
-from ..training import show_progress
-from .store import Config, RunStore, StoreError, config_key, default_cache_dir, default_store
+from ..train import show_progress
+from .store import (
+    Config,
+    RunStore,
+    StoreError,
+    config_key,
+    default_run_cache_dir,
+    default_store,
+)
 
 
 class SkipRun(Exception):
@@ -154,7 +161,7 @@ def run_grid(configs: Iterable[Config], run: RunFn, *, chapter: str,
         progress: a progress bar with runs done and left and an ETA (also in Jupyter).
     """
     store = default_store() if store == DEFAULT else store
-    cache = RunStore(default_cache_dir()) if cache == DEFAULT else cache
+    cache = RunStore(default_run_cache_dir()) if cache == DEFAULT else cache
     sources = [] if recompute else [s for s in (store, cache) if s is not None]
     target = store if write == "store" else cache
     configs = [dict(c) for c in configs]
@@ -244,7 +251,7 @@ def tidy(table: pd.DataFrame, bookkeeping: Iterable[str]) -> pd.DataFrame:
     """A chapter's grid for readers: drop the ``bookkeeping`` columns of its configurations
     (chapter, code version, budgets) and add ``protocol``, the label of each row's
     imbalance protocol (``balanced``, ``step-10``, ...)."""
-    from ..imbalance import Imbalance
+    from ..data import Imbalance
 
     table = table.drop(columns=[c for c in bookkeeping if c in table.columns])
     table["protocol"] = [Imbalance(k, r).label for k, r in zip(table["imbalance"], table["ratio"])]

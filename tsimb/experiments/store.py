@@ -60,7 +60,7 @@ def default_store() -> "RunStore | None":
     return RunStore(folder) if folder is not None else None
 
 
-def default_cache_dir() -> Path:
+def default_run_cache_dir() -> Path:
     """The local run cache: ``$TSIMB_CACHE`` or ``~/.cache/tsimb/runs``."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "tsimb" / "runs").expanduser()
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..runtime import get_device
-from . import CHAPTERS, chapter_module
+from . import chapter_module, written_chapters
 from .runner import execute, git_commit, numerics
 from .store import RunStore, StoreError, default_store, default_store_dir
 
@@ -115,7 +115,7 @@ def verify(chapters: list[str] | None = None, sample: int = SAMPLE, store: RunSt
         raise StoreError("no run store to verify: pass one (or set TSIMB_STORE)")
     commit = (commit or git_commit()).removesuffix("+dirty")
     rows = []
-    for chapter in chapters or list(CHAPTERS):
+    for chapter in chapters or written_chapters():
         module = chapter_module(chapter)
         records = store.records(module.CHAPTER)
         if not records:

@@ -52,7 +52,7 @@ def evaluate(
     Returns accuracy, balanced accuracy, macro and micro F1, MCC, macro PR-AUC, G-mean
     (imbalanced-learn's multi-class geometric mean of recalls), the recall of each class
     (``recall_<k>``) and, when the halves are given (see
-    :func:`tsimb.imbalance.class_halves`), the accuracy on the majority and minority halves.
+    :func:`tsimb.data.class_halves`), the accuracy on the majority and minority halves.
     """
     y_true = np.asarray(y_true)
     proba = np.asarray(proba)

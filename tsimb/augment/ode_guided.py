@@ -3,7 +3,7 @@
 robustness", sec. II and III-C). Explained in the book's chapter on ODE-guided augmentation.
 
 All functions take and return ``torch`` tensors shaped ``(n, channels, length)``; the
-derivative ``dzdt`` comes from :func:`tsimb.ode.derivative`. Labels never change.
+derivative ``dzdt`` comes from :func:`tsimb.models.derivative`. Labels never change.
 
 The paper's data have an amplitude range of about 6 and it sets ``beta = 0.33`` and
 ``eps ~ U[0, 0.33]`` "to limit the perturbation range to be almost 1/10th of the amplitude
@@ -18,9 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .attacks import loss_gradient
-from .models import Classifier
-from .runtime import evaluating
+from ..models import Classifier
+from ..robustness.gradients import loss_gradient
+from ..runtime import evaluating
 
 PAPER_BETA = 0.33
 PAPER_EPS = 0.33

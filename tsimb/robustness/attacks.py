@@ -20,18 +20,17 @@ with cleverhans), and runs the model in evaluation mode, restoring its mode afte
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .data import validate_series
-from .models import Classifier
-from .runtime import evaluating
-from .training import predict_proba
+from ..data import validate_series
+from ..models import Classifier
+from ..runtime import evaluating
+from ..train import predict_proba
+from .gradients import loss_gradient
 
 Norm = Literal["linf", "l2"]
 Bounds = tuple[float | torch.Tensor | np.ndarray, float | torch.Tensor | np.ndarray] | None
@@ -136,14 +135,6 @@ def _check_bounds(bounds, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return low, high
 
 
-def loss_gradient(model: Classifier, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``d CE(model(x), y) / dx`` with the loss summed over the batch, so each series'
-    gradient does not depend on the batch size. Call it inside :func:`evaluating`."""
-    x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(F.cross_entropy(model(x), y, reduction="sum"), x)
-    return grad
-
-
 def perturb(model: Classifier, x: torch.Tensor, y: torch.Tensor | None, attack: Attack,
             bounds: Bounds = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """Adversarial versions of the batch ``x`` (see :class:`Attack`); ``bounds=(low, high)``
@@ -216,18 +207,3 @@ def robust_accuracy(model: Classifier, X: np.ndarray, y: np.ndarray, attacks: di
     for name, attack in attacks.items():
         result.update(scores(name, attack_array(model, X, y, attack, bounds, seed=seed)))
     return result
-
-
-class ImageShaped(torch.nn.Module):
-    """A series classifier seen as an image classifier: input ``(n, C, 1, L)``.
-
-    Image-attack libraries such as torchattacks reshape inputs as ``(n, C, H, W)``; the
-    tests and ``python -m tsimb bench augment`` use this to run them on our models.
-    """
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x[:, :, 0, :])

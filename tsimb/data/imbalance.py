@@ -27,11 +27,12 @@ the dropped fraction for ``drop``, and the minority ratio ``r`` for ``binary``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 
-from .data import Dataset
+from ..registry import Registry
+from .datasets import Dataset
 
 Kind = Literal["none", "step", "exp", "drop", "binary"]
 
@@ -137,6 +138,21 @@ def binary_pair(
     return index, (y[index] == minority).astype(np.int64)
 
 
+# protocol name -> (labels, ratio, seed) -> indices to keep; what Imbalance(kind) runs
+PROTOCOLS: Registry[Callable[[np.ndarray, float, int], np.ndarray]] = Registry("imbalance protocol")
+PROTOCOLS.add("none", lambda y, ratio, seed: np.arange(len(y)), "the split as published")
+PROTOCOLS.add("step", step_imbalance, "half the classes keep n/ratio series (Buda et al. 2018)")
+PROTOCOLS.add("exp", exponential_imbalance, "class i keeps n ratio^(-i/(K-1)) series (Cui et al. 2019)")
+PROTOCOLS.add("drop", drop_half_of_classes, "a random half of the classes lose a fraction (IB-GAN sec. 3.1)")
+PROTOCOLS.add("binary", lambda y, ratio, seed: binary_pair(y, ratio, seed=seed)[0],
+              "a majority/minority pair with minority ratio r (GL-GAN, dissertation ch. 2)")
+# what each protocol's ratio must be
+_RATIO_RULES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "none": (lambda r: r == 1, "1"), "step": (lambda r: r >= 1, ">= 1"), "exp": (lambda r: r >= 1, ">= 1"),
+    "drop": (lambda r: 0 <= r < 1, "in [0, 1)"), "binary": (lambda r: 0 < r <= 1, "in (0, 1]"),
+}
+
+
 def match_classes(test: Dataset, train: Dataset) -> Dataset:
     """The series of ``test`` whose class occurs in ``train``, relabelled with ``train``'s labels.
 
@@ -178,8 +194,7 @@ class Imbalance:
     ratio: float | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in ("none", "step", "exp", "drop", "binary"):
-            raise ValueError(f"unknown imbalance protocol {self.kind!r}; use none, step, exp, drop or binary")
+        PROTOCOLS.check(self.kind)
         if self.ratio is None:  # defaults where the papers fix one; step/exp/binary must say
             if self.kind not in ("none", "drop"):
                 raise ValueError(f"the {self.kind} protocol needs a ratio")
@@ -188,11 +203,9 @@ class Imbalance:
             raise ValueError(f"the imbalance ratio must be a number, got {self.ratio!r}")
         ratio = float(self.ratio)
         object.__setattr__(self, "ratio", ratio)
-        valid = np.isfinite(ratio) and {"none": ratio == 1, "step": ratio >= 1, "exp": ratio >= 1,
-                 "drop": 0 <= ratio < 1, "binary": 0 < ratio <= 1}[self.kind]
-        if not valid:
-            need = {"none": "1", "step": ">= 1", "exp": ">= 1", "drop": "in [0, 1)", "binary": "in (0, 1]"}
-            raise ValueError(f"{self.kind} imbalance needs a ratio {need[self.kind]}, got {ratio}")
+        valid, need = _RATIO_RULES[self.kind]
+        if not (np.isfinite(ratio) and valid(ratio)):
+            raise ValueError(f"{self.kind} imbalance needs a ratio {need}, got {ratio}")
 
     @property
     def label(self) -> str:
@@ -200,15 +213,7 @@ class Imbalance:
 
     def indices(self, y: np.ndarray, seed: int = 0) -> np.ndarray:
         """Indices to keep (for ``binary`` the labels change too: use :meth:`apply`)."""
-        if self.kind == "none":
-            return np.arange(len(y))
-        if self.kind == "step":
-            return step_imbalance(y, self.ratio, seed)
-        if self.kind == "exp":
-            return exponential_imbalance(y, self.ratio, seed)
-        if self.kind == "drop":
-            return drop_half_of_classes(y, self.ratio, seed)
-        return binary_pair(y, self.ratio, seed=seed)[0]
+        return PROTOCOLS[self.kind](y, self.ratio, seed)
 
     def apply(self, train: Dataset, seed: int = 0) -> Dataset:
         """The imbalanced training set. Never call it on a test split."""

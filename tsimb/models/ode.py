@@ -1,7 +1,7 @@
 """ODENet: a neural ODE ``dz/dt = f(z(t), t)`` fitted to a set of series (Sarkar et al.,
 "ODE guided neural data augmentation techniques for time series data and its benefits on
 robustness", sec. II-A, eqs. 1-3 and sec. III-A1). Its derivative guides the In-/Out-Grad
-augmentations of :mod:`tsimb.augmentations`; explained in the book's chapter on
+augmentations of :mod:`tsimb.augment`; explained in the book's chapter on
 ODE-guided augmentation.
 
 Conventions: time is measured in sampling steps (``t_i = i``), so ``dz/dt`` is a change
@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchdiffeq import odeint
 
-from .data import validate_series
-from .runtime import evaluating, get_device
+from ..data import validate_series
+from ..runtime import evaluating, get_device
 
 
 class ODENet(nn.Module):

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..registry import Registry
+
 
 class NormedLinear(nn.Module):
     """Cosine-similarity head, ``logits = normalise(x) @ normalise(W)``, used with LDAM
@@ -153,17 +155,21 @@ class LSTMClassifier(Classifier):
         return h[-1]
 
 
-MODELS = {"fcn": FCN, "resnet": ResNet, "cnn": SmallCNN, "mlp": MLP, "lstm": LSTMClassifier}
+MODELS: Registry[type[Classifier]] = Registry("model")
+MODELS.add("fcn", FCN, "fully convolutional network (Wang, Yan, Oates 2017)")
+MODELS.add("resnet", ResNet, "residual network (Wang, Yan, Oates 2017; Fawaz et al. 2019)")
+MODELS.add("cnn", SmallCNN, "the small CNN of the IB-GAN paper (sec. 3.1)")
+MODELS.add("mlp", MLP, "multilayer perceptron (Wang, Yan, Oates 2017); needs the length")
+MODELS.add("lstm", LSTMClassifier, "LSTM classifier (IB-GAN paper, appendix)")
 
 
 def build_model(name: str, in_channels: int, n_classes: int, length: int | None = None,
                 normed_head: bool = False) -> Classifier:
-    """A classifier by name: ``fcn``, ``resnet``, ``cnn``, ``mlp`` (needs ``length``) or ``lstm``."""
-    key = name.lower()
-    if key not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
-    if key == "mlp":
+    """A classifier by name from :data:`MODELS`: ``fcn``, ``resnet``, ``cnn``, ``mlp``
+    (needs ``length``) or ``lstm``."""
+    model = MODELS[name.lower()]
+    if model is MLP:
         if length is None:
             raise ValueError("the MLP needs the series length")
         return MLP(in_channels, n_classes, length, normed_head)
-    return MODELS[key](in_channels, n_classes, normed_head=normed_head)
+    return model(in_channels, n_classes, normed_head=normed_head)

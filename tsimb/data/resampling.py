@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import validate_series
+from .datasets import validate_series
 
 OVERSAMPLERS = ("smote", "adasyn", "borderline-smote")
 RANDOM_SAMPLERS = ("over", "under")

@@ -1,7 +1,7 @@
 """Losses and class weights for imbalanced classification.
 
 Every loss here maps ``(logits, targets, class_weight)`` to a vector of per-sample
-losses; :func:`tsimb.training.fit` combines it with class and sample weights, so one
+losses; :func:`tsimb.train.fit` combines it with class and sample weights, so one
 reduction is chosen per recipe (``fit(loss_reduction=)``): the weighted mean
 ``sum(w_i l_i) / sum(w_i)`` of PyTorch's ``cross_entropy(weight=...)`` and LDAM-DRW, or
 Cui et al.'s ``sum(w_i l_i) / B`` for the class-balanced losses. Explained in the book's chapter
@@ -10,10 +10,14 @@ Cui et al.'s ``sum(w_i l_i) / B`` for the class-balanced losses. Explained in th
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..registry import Registry
 
 
 class CrossEntropy(nn.Module):
@@ -119,16 +123,22 @@ class DeferredReweighting:
         return self.weights if epoch >= self.start_epoch else None
 
 
+def _ldam(class_counts: np.ndarray | None = None, **kwargs) -> nn.Module:
+    if class_counts is None:
+        raise ValueError("the LDAM loss needs the training class counts")
+    return LDAMLoss(class_counts, **kwargs)
+
+
+# loss name -> (class_counts, **constants) -> per-sample loss module
+LOSSES: Registry[Callable[..., nn.Module]] = Registry("loss")
+LOSSES.add("ce", lambda class_counts=None: CrossEntropy(), "cross entropy")
+LOSSES.add("focal", lambda class_counts=None, **kw: FocalLoss(**kw), "softmax focal loss (Lin et al. 2017, eq. 4)")
+LOSSES.add("sigmoid-focal", lambda class_counts=None, **kw: SigmoidFocalLoss(**kw),
+           "sigmoid focal loss (Cui et al. 2019, sec. 4)")
+LOSSES.add("ldam", _ldam, "label-distribution-aware margin loss (Cao et al. 2019, sec. 3.2)")
+
+
 def make_loss(name: str, class_counts: np.ndarray | None = None, **kwargs) -> nn.Module:
-    """A per-sample loss by name: ``ce``, ``focal`` (``gamma``) or ``ldam`` (needs
-    ``class_counts``; ``max_margin``, ``scale``)."""
-    key = name.lower()
-    if key == "ce":
-        return CrossEntropy()
-    if key == "focal":
-        return FocalLoss(**kwargs)
-    if key == "ldam":
-        if class_counts is None:
-            raise ValueError("the LDAM loss needs the training class counts")
-        return LDAMLoss(class_counts, **kwargs)
-    raise ValueError(f"unknown loss {name!r}; choose ce, focal or ldam")
+    """A per-sample loss by name (see :data:`LOSSES`): ``ce``, ``focal`` (``gamma``),
+    ``sigmoid-focal`` or ``ldam`` (needs ``class_counts``; ``max_margin``, ``scale``)."""
+    return LOSSES[name.lower()](class_counts, **kwargs)

@@ -30,10 +30,17 @@ method                     augmented copy of each series
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
-from .augmentations import (
+from ..data import Dataset
+from ..models import Classifier, build_model
+from ..models.ode import ODENet, derivative
+from ..registry import Registry, closest
+from ..runtime import get_device, seed_everything
+from ..train import Budget, Callback, FitState, History, fit
+from .ode_guided import (
     PAPER_BETA,
     PAPER_EPS,
     feat_sim_loss,
@@ -44,17 +51,8 @@ from .augmentations import (
     rand_grad,
     spec_den,
 )
-from .data import Dataset
-from .models import Classifier, build_model
-from .ode import ODENet, derivative
-from .registry import closest
-from .runtime import get_device, seed_everything
-from .training import Budget, History, fit
 
-AUGMENTATIONS = ("in-clamp-grad", "in-sign-grad", "out-sign-grad", "rand-grad", "spec-den")
-NEEDS_ODENET = frozenset({"in-clamp-grad", "in-sign-grad", "out-sign-grad", "rand-grad"})
 FEAT_SIM_SUFFIX = "+fs"
-METHODS = ("none", *AUGMENTATIONS, *(a + FEAT_SIM_SUFFIX for a in AUGMENTATIONS))
 
 
 def parse_method(method: str) -> tuple[str | None, bool]:
@@ -79,35 +77,51 @@ class AugmentSettings:
     spec_den_fraction: float = 0.75  # share of the remaining components perturbed
 
 
-def _check_augmentation(name: str, odenet: ODENet | None) -> None:
-    if name not in AUGMENTATIONS:
-        raise ValueError(f"unknown augmentation {name!r}; choose one of {AUGMENTATIONS}")
-    if name in NEEDS_ODENET and odenet is None:
-        raise ValueError(f"{name} needs a fitted ODENet (tsimb.ode.fit_odenet)")
+@dataclass(frozen=True)
+class Augmentation:
+    """One augmentation of :data:`AUGMENTATIONS`: ``make(x, y, dzdt, model, settings,
+    generator)`` returns one copy of each series; ``dzdt`` is ``None`` unless
+    ``needs_odenet``, ``model`` is the classifier steering the gradient methods."""
+
+    make: Callable[..., torch.Tensor]
+    needs_odenet: bool = True
+    needs_model: bool = False
+
+
+AUGMENTATIONS: Registry[Augmentation] = Registry("augmentation")
+AUGMENTATIONS.add("in-clamp-grad", Augmentation(lambda x, y, d, m, s, g: in_clamp_grad(x, d, s.beta)), "eqs. 4-5")
+AUGMENTATIONS.add("in-sign-grad", Augmentation(lambda x, y, d, m, s, g: in_sign_grad(x, d, s.eps, g)), "eq. 7")
+AUGMENTATIONS.add("out-sign-grad", Augmentation(lambda x, y, d, m, s, g: out_sign_grad(m, x, y, d, s.beta),
+                                                needs_model=True), "eq. 9")
+AUGMENTATIONS.add("rand-grad", Augmentation(lambda x, y, d, m, s, g: rand_grad(x, d, s.beta, g)), "eq. 10")
+AUGMENTATIONS.add("spec-den", Augmentation(
+    lambda x, y, d, m, s, g: spec_den(x, s.spec_den_energy, s.spec_den_fraction), needs_odenet=False), "eqs. 11-14")
+NEEDS_ODENET = frozenset(name for name, a in AUGMENTATIONS.items() if a.needs_odenet)
+# the methods a chapter can train with: no augmentation, each augmentation, each with Feat-Sim
+METHODS = ("none", *AUGMENTATIONS, *(a + FEAT_SIM_SUFFIX for a in AUGMENTATIONS))
+
+
+def _check_augmentation(name: str, odenet: ODENet | None) -> Augmentation:
+    augmentation = AUGMENTATIONS[name]
+    if augmentation.needs_odenet and odenet is None:
+        raise ValueError(f"{name} needs a fitted ODENet (tsimb.models.fit_odenet)")
+    return augmentation
 
 
 def augment_batch(name: str, x: torch.Tensor, y: torch.Tensor, *, odenet: ODENet | None = None,
-                  model: Classifier | None = None, beta: float = PAPER_BETA, eps: float = PAPER_EPS,
-                  generator: torch.Generator | None = None, spec_den_energy: float = 0.9,
-                  spec_den_fraction: float = 0.75) -> torch.Tensor:
-    """One augmented copy of every series of ``x`` ``(n, C, L)`` by augmentation ``name``.
+                  model: Classifier | None = None, settings: AugmentSettings | None = None,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """One augmented copy of every series of ``x`` ``(n, C, L)`` by augmentation ``name``
+    (one of :data:`AUGMENTATIONS`) with the bounds of ``settings`` (the paper's by default).
 
     ``odenet`` supplies ``dz/dt`` for the In-/Out-/Rand-Grad methods; ``model`` is the
     classifier whose input gradient steers Out-Sign-Grad.
     """
-    _check_augmentation(name, odenet)
-    if name == "spec-den":
-        return spec_den(x, spec_den_energy, spec_den_fraction)
-    dzdt = derivative(odenet, x).to(x)
-    if name == "in-clamp-grad":
-        return in_clamp_grad(x, dzdt, beta)
-    if name == "in-sign-grad":
-        return in_sign_grad(x, dzdt, eps, generator)
-    if name == "rand-grad":
-        return rand_grad(x, dzdt, beta, generator)
-    if model is None:
-        raise ValueError("out-sign-grad needs the classifier whose input gradient it follows")
-    return out_sign_grad(model, x, y, dzdt, beta)
+    augmentation = _check_augmentation(name, odenet)
+    if augmentation.needs_model and model is None:
+        raise ValueError(f"{name} needs the classifier whose input gradient it follows")
+    dzdt = derivative(odenet, x).to(x) if augmentation.needs_odenet else None
+    return augmentation.make(x, y, dzdt, model, settings or AugmentSettings(), generator)
 
 
 def augment_all(x: torch.Tensor, y: torch.Tensor, odenet: ODENet, model: Classifier,
@@ -116,33 +130,28 @@ def augment_all(x: torch.Tensor, y: torch.Tensor, odenet: ODENet, model: Classif
     figures such as the paper's Fig. 3 and for comparing perturbation sizes)."""
     settings = settings or AugmentSettings()
     generator = torch.Generator().manual_seed(seed)
-    return {name: augment_batch(name, x, y, odenet=odenet, model=model, beta=settings.beta, eps=settings.eps,
-                                generator=generator, spec_den_energy=settings.spec_den_energy,
-                                spec_den_fraction=settings.spec_den_fraction) for name in AUGMENTATIONS}
+    return {name: augment_batch(name, x, y, odenet=odenet, model=model, settings=settings, generator=generator)
+            for name in AUGMENTATIONS}
 
 
-class AugmentedBatches:
-    """A :func:`tsimb.training.fit` ``batch_hook``: appends an augmented copy of each
-    minibatch, so the batch is ``[originals; copies]`` with the labels repeated."""
+class AugmentedBatches(Callback):
+    """A :func:`tsimb.train.fit` callback whose ``on_batch`` appends an augmented copy of
+    each minibatch, so the batch is ``[originals; copies]`` with the labels repeated."""
 
-    def __init__(self, name: str, odenet: ODENet | None = None, beta: float = PAPER_BETA,
-                 eps: float = PAPER_EPS, seed: int = 0, settings: AugmentSettings | None = None) -> None:
+    def __init__(self, name: str, odenet: ODENet | None = None, settings: AugmentSettings | None = None,
+                 seed: int = 0) -> None:
         _check_augmentation(name, odenet)  # fail before training starts, not at the first batch
-        self.name, self.odenet, self.beta, self.eps = name, odenet, beta, eps
-        self.settings = settings or AugmentSettings(beta=beta, eps=eps)
+        self.name, self.odenet, self.settings = name, odenet, settings or AugmentSettings()
         self.generator = torch.Generator().manual_seed(seed)
 
-    def __call__(self, model: Classifier, xb: torch.Tensor, yb: torch.Tensor,
-                 epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        copies = augment_batch(self.name, xb, yb, odenet=self.odenet, model=model, beta=self.beta,
-                               eps=self.eps, generator=self.generator,
-                               spec_den_energy=self.settings.spec_den_energy,
-                               spec_den_fraction=self.settings.spec_den_fraction)
+    def on_batch(self, state: FitState, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        copies = augment_batch(self.name, xb, yb, odenet=self.odenet, model=state.model, settings=self.settings,
+                               generator=self.generator)
         return torch.cat([xb, copies.detach()]), torch.cat([yb, yb])
 
 
-class FeatSim:
-    """A :func:`tsimb.training.fit` ``regulariser`` for batches laid out by
+class FeatSim(Callback):
+    """A :func:`tsimb.train.fit` callback whose ``loss_term`` is, for batches laid out by
     :class:`AugmentedBatches`: ``weight`` times the Feat-Sim loss (eq. 15) with anchors the
     originals' features, positives their copies' and negatives a random original of
     another class in the same batch.
@@ -155,8 +164,8 @@ class FeatSim:
         self.margin, self.weight = margin, weight
         self.generator = torch.Generator().manual_seed(seed)
 
-    def __call__(self, features: torch.Tensor, xb: torch.Tensor, yb: torch.Tensor,
-                 model: Classifier) -> torch.Tensor:
+    def loss_term(self, state: FitState, features: torch.Tensor, xb: torch.Tensor,
+                  yb: torch.Tensor) -> torch.Tensor:
         if features.shape[0] % 2:
             raise ValueError("Feat-Sim expects [originals; augmented copies] batches (AugmentedBatches)")
         n = features.shape[0] // 2
@@ -176,7 +185,7 @@ def train_augmented(method: str, model_name: str, train: Dataset, budget: Budget
     ``method`` (one of :data:`METHODS`; eq. 6, plus eq. 15 for ``+fs``) with Adam.
 
     ``odenet`` is needed by the In-/Out-/Rand-Grad methods; fit it on ``train`` with
-    :func:`tsimb.ode.fit_odenet`. Initialisation, minibatch order and the augmentations'
+    :func:`tsimb.models.fit_odenet`. Initialisation, minibatch order and the augmentations'
     random draws are seeded by ``seed``. The budget's batch size counts original series;
     each minibatch is twice that with the copies. ``epochs`` stops early (replays).
     """
@@ -188,10 +197,9 @@ def train_augmented(method: str, model_name: str, train: Dataset, budget: Budget
     if epochs is not None:
         kwargs["epochs"] = min(epochs, budget.epochs)
     if name is not None:
-        kwargs["batch_hook"] = AugmentedBatches(name, odenet, settings.beta, settings.eps, seed=seed,
-                                                settings=settings)
+        kwargs["callbacks"].append(AugmentedBatches(name, odenet, settings, seed=seed))
     if feat_sim:
-        kwargs["regulariser"] = FeatSim(settings.margin, settings.feat_sim_weight, seed=seed)
+        kwargs["callbacks"].append(FeatSim(settings.margin, settings.feat_sim_weight, seed=seed))
     seed_everything(seed)
     model = build_model(model_name, train.n_channels, train.n_classes, train.length)
     history = fit(model, train.X, train.y, seed=seed, device=device, **kwargs)

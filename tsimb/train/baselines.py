@@ -31,21 +31,16 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .data import Dataset
-from .losses import (
-    DeferredReweighting,
-    FocalLoss,
-    LDAMLoss,
-    SigmoidFocalLoss,
-    class_balanced_weights,
-    inverse_frequency_weights,
-)
-from .models import Classifier, build_model
-from .registry import closest
-from .resampling import OVERSAMPLERS, oversample, random_resample_index
-from .runtime import seed_everything
-from .training import Budget, History, WarmupStepSchedule, fit
-
+from ..data import Dataset
+from ..data.resampling import OVERSAMPLERS, oversample, random_resample_index
+from ..losses import DeferredReweighting, FocalLoss, LDAMLoss, SigmoidFocalLoss  # isort: skip
+from ..losses import class_balanced_weights, inverse_frequency_weights
+from ..models import Classifier, build_model
+from ..registry import Registry
+from ..runtime import seed_everything
+from .budget import Budget
+from .callbacks import History, WarmupStepSchedule
+from .loop import fit
 
 
 @dataclass(frozen=True)
@@ -116,12 +111,18 @@ def _ldam_drw_reference(X, y, counts, budget, seed, params):
                       callbacks=[WarmupStepSchedule(budget.epochs)])
 
 
-RECIPES: dict[str, Recipe] = {
-    "none": _none, "class-weights": _class_weights, "ros": _random("over"), "rus": _random("under"),
-    **{name: _synthetic(name) for name in OVERSAMPLERS},
-    "focal": _focal, "cb-focal": _cb_focal, "ldam-drw": _ldam_drw,
-    "ldam-drw-sgd": _ldam_drw_reference,
-}
+RECIPES: Registry[Recipe] = Registry("baseline")
+RECIPES.add("none", _none, "cross entropy, no correction")
+RECIPES.add("class-weights", _class_weights, "cross entropy weighted by inverse class frequency")
+RECIPES.add("ros", _random("over"), "random over-sampling to equal counts")
+RECIPES.add("rus", _random("under"), "random under-sampling to equal counts")
+for _name, _summary in zip(OVERSAMPLERS, ("SMOTE (Chawla et al. 2002)", "ADASYN (He et al. 2008)",
+                                          "Borderline-SMOTE (Han et al. 2005)")):
+    RECIPES.add(_name, _synthetic(_name), _summary + " on the flattened series")
+RECIPES.add("focal", _focal, "softmax focal loss (Lin et al. 2017, eq. 4)")
+RECIPES.add("cb-focal", _cb_focal, "class-balanced sigmoid focal loss (Cui et al. 2019, sec. 4)")
+RECIPES.add("ldam-drw", _ldam_drw, "LDAM loss with deferred re-weighting (Cao et al. 2019, Alg. 1), Adam")
+RECIPES.add("ldam-drw-sgd", _ldam_drw_reference, "LDAM-DRW under the reference code's SGD schedule")
 # the ten baselines every chapter compares against; ldam-drw-sgd is the reference code's
 # schedule, shown once in the baselines chapter beside our Adam version
 METHODS = tuple(m for m in RECIPES if m != "ldam-drw-sgd")
@@ -137,10 +138,9 @@ def train_baseline(method: str, model_name: str, train: Dataset, budget: Budget,
     ``seed``. ``epochs`` stops after that many epochs of the budget's schedule (used to
     replay the start of a stored run).
     """
-    if method not in RECIPES:
-        raise ValueError(closest("baseline", method, METHODS))
+    recipe = RECIPES[method]
     counts = np.bincount(train.y, minlength=train.n_classes)
-    X, y, extra = RECIPES[method](train.X, train.y, counts, budget, seed, params)
+    X, y, extra = recipe(train.X, train.y, counts, budget, seed, params)
     kwargs = {**budget.fit_kwargs(len(y)), **extra}  # a recipe may override the budget's optimiser
     if epochs is not None:
         kwargs["epochs"] = min(epochs, budget.epochs)

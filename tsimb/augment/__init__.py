@@ -1,0 +1,35 @@
+"""Augmentation: ODE-guided (In-Clamp/In-Sign/Out-Sign/Rand-Grad) and spectral (Spec-Den)
+augmentations, the Feat-Sim loss, and training on augmented minibatches as :func:`fit`
+callbacks. Mixing augmentations (Remix, Imb-Mix) of later chapters go here too."""
+
+from .ode_guided import (
+    PAPER_BETA,
+    PAPER_EPS,
+    feat_sim_loss,
+    in_clamp_grad,
+    in_sign_grad,
+    input_gradient_sign,
+    other_class_partners,
+    out_sign_grad,
+    rand_grad,
+    scaled_bound,
+    spec_den,
+)
+from .training import (
+    AUGMENTATIONS,
+    METHODS,
+    NEEDS_ODENET,
+    Augmentation,
+    AugmentedBatches,
+    AugmentSettings,
+    FeatSim,
+    augment_all,
+    augment_batch,
+    parse_method,
+    train_augmented,
+)
+
+__all__ = ["PAPER_BETA", "PAPER_EPS", "feat_sim_loss", "in_clamp_grad", "in_sign_grad", "input_gradient_sign",
+           "other_class_partners", "out_sign_grad", "rand_grad", "scaled_bound", "spec_den", "AUGMENTATIONS",
+           "METHODS", "NEEDS_ODENET", "AugmentedBatches", "Augmentation", "AugmentSettings", "FeatSim",
+           "augment_all", "augment_batch", "parse_method", "train_augmented"]

@@ -1,0 +1,18 @@
+"""Losses: per-sample losses for imbalanced classification (focal, class-balanced,
+LDAM), class-weight rules and the deferred re-weighting schedule, each in :data:`LOSSES`.
+Contrastive and triplet losses of later chapters go here too."""
+
+from .imbalance import (
+    LOSSES,
+    CrossEntropy,
+    DeferredReweighting,
+    FocalLoss,
+    LDAMLoss,
+    SigmoidFocalLoss,
+    class_balanced_weights,
+    inverse_frequency_weights,
+    make_loss,
+)
+
+__all__ = ["LOSSES", "CrossEntropy", "DeferredReweighting", "FocalLoss", "LDAMLoss", "SigmoidFocalLoss",
+           "class_balanced_weights", "inverse_frequency_weights", "make_loss"]
