@@ -20,7 +20,7 @@
 # the imbalance protocols of the later chapters, so each later chapter can compare
 # against the same numbers.
 #
-# **What you will learn**
+# ## What you will learn
 #
 # - the two standard deep time-series classifiers, FCN and ResNet {cite}`wang2017tsc,fawaz2019deep`;
 # - three families of correction: re-weighting, re-sampling (random and synthetic), and
@@ -28,39 +28,47 @@
 # - how to read balanced accuracy, macro F1 and minority-half accuracy, and why plain
 #   accuracy misleads under imbalance;
 # - how much each correction recovers of what imbalance costs, on real UCR/UEA data.
-
-# %% [markdown]
-# ## Setup
+#
+# ## Running this chapter
 
 # %%
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # Colab has PyTorch already; add tsimb and its data packages
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tsimb @ git+https://github.com/tsimb/tsimb"],
-                   check=True)
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tsimb @ git+https://github.com/tsimb/tsimb@v0.1.0"],
+                   check=True, capture_output=True)
 
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 
 import tsimb
+from tsimb.booktools import glue
+from tsimb.evaluation import rank_methods
 from tsimb.experiments import baselines as experiment
-from tsimb.experiments import format_summary, provenance_line, resolve_profile, summarise
+from tsimb.experiments import format_summary, provenance_line, resolve_profile, running_note, summarise
 from tsimb.plots import plot_metric_vs, plot_per_class_metric, set_style
+from tsimb.train import METHODS, RECIPES, train_baseline
 
 PROFILE = resolve_profile()
 DEVICE = tsimb.get_device()
 SETTINGS = experiment.SETTINGS[PROFILE]
 set_style()
-pd.set_option("display.width", 140)
-print(f"profile: {PROFILE}; device: {DEVICE.type}")
-print(f"data sets: {', '.join(SETTINGS.datasets)}; models: {', '.join(SETTINGS.models)}")
-print(f"protocols: {', '.join(i.label for i in SETTINGS.imbalances)}; seeds: {list(SETTINGS.seeds)}; "
-      f"epochs: {SETTINGS.budget.epochs}")
+
+# %% tags=["remove-input"]
+Markdown(running_note("baselines", PROFILE) + f"""
+
+Settings of this profile: data sets {', '.join(SETTINGS.datasets)}; models {', '.join(SETTINGS.models)};
+protocols {', '.join(i.label for i in SETTINGS.imbalances)}; {len(SETTINGS.seeds)} seeds; {SETTINGS.budget.epochs}
+epochs of Adam at {SETTINGS.budget.lr:g}, batches of {SETTINGS.budget.batch_size}. Device here: {DEVICE.type}.""")
 
 # %% [markdown]
-# ## The methods
+# ## The method
+#
+# Every method here is one recipe over one training loop; the later chapters compare against
+# all of them.
 #
 # ### Models
 #
@@ -143,12 +151,11 @@ print(f"protocols: {', '.join(i.label for i in SETTINGS.imbalances)}; seeds: {li
 # the class border. We use imbalanced-learn's implementations with
 # $k = \min(5, n_{\min} - 1)$, since our minority classes can be tiny.
 #
-# In code, each method is one name for `tsimb.baselines.train_baseline`:
+# In code, each method is one name of the registry `tsimb.train.RECIPES`, trained by
+# `tsimb.train.train_baseline(method, model, train, budget, seed)`:
 
-# %%
-from tsimb.baselines import METHODS, train_baseline
-
-print(METHODS)
+# %% tags=["remove-input"]
+pd.DataFrame({"what it does": {m: RECIPES.summary(m) for m in RECIPES}}).rename_axis("method")
 
 # %% [markdown]
 # ### Metrics
@@ -156,11 +163,13 @@ print(METHODS)
 # The test splits are (nearly) balanced, so plain accuracy is meaningful there, but we
 # report what the papers report: *balanced accuracy* (the mean of per-class recalls
 # {cite}`brodersen2010balanced`), *macro F1*, and the accuracy on the test series of the
-# *minority half* of the classes (the classes rarest in training). `tsimb.metrics.evaluate`
+# *minority half* of the classes (the classes rarest in training). `tsimb.evaluation.evaluate`
 # also returns micro F1, MCC, macro PR-AUC, G-mean and per-class recall.
 
 # %% [markdown]
-# ## One run, by hand
+# ## The experiment
+#
+# ### One run, by hand
 #
 # Before the grid, one ResNet on JapaneseVowels (nine speakers, twelve channels) under
 # step imbalance with ratio 10: five classes keep 30 training series, four keep 3.
@@ -179,63 +188,60 @@ for method in ["none", "ldam-drw"]:
 pd.DataFrame(rows).T.round(3)
 
 # %% [markdown]
-# ## The experiment
+# ### The grid
 #
-# The grid: every method, both models, every data set, step and exponential imbalance,
-# every seed. With two classes (GunPoint, ItalyPowerDemand) exponential imbalance keeps
-# the same counts as step imbalance, so those data sets run step imbalance only. Each
-# data set and model is also trained once per seed on its full, balanced training split
-# with no correction (protocol `balanced`): the reference that shows what imbalance costs.
+# Every method, both models, every data set, step and exponential imbalance, every seed.
+# With two classes (GunPoint, ItalyPowerDemand) exponential imbalance keeps the same
+# counts as step imbalance, so those data sets run step imbalance only. Each data set
+# and model is also trained once per seed on its full, balanced training split with no
+# correction (protocol `balanced`): the reference that shows what imbalance costs.
 # `experiment.run` returns a tidy table, one row per (data set, protocol, model, method,
-# seed, metric). The runs are read from the book's run store (`book/runs/baselines.jsonl`,
-# filled once by `python -m tsimb run baselines`); without it they are computed.
+# seed, metric), read from the run store.
 
-# %%
+# %% tags=["hide-input"]
 results = experiment.run(PROFILE, progress=True)
-print(provenance_line("baselines", PROFILE))
-print(f"{results[['dataset', 'protocol', 'model', 'method', 'seed']].drop_duplicates().shape[0]} runs, "
-      f"{len(results)} rows")
-results.head()
-
-# %%
 HEADLINE = ["balanced_accuracy", "macro_f1", "minority_accuracy"]
 summary = summarise(results, ["dataset", "protocol", "model", "method"], HEADLINE)
+print(provenance_line("baselines", PROFILE))
 
 # %% [markdown]
-# ### Balanced accuracy, per data set and protocol
-#
-# Mean ± standard deviation over seeds, in percent; one table per model.
+# Balanced accuracy per data set and protocol, mean ± standard deviation over seeds, in
+# percent; one table per model.
 
-# %%
+# %% tags=["remove-input"]
 for model in SETTINGS.models:
     rows = summary[(summary["model"] == model) & (summary["metric"] == "balanced_accuracy")]
     wide = format_summary(rows, index=["method"], columns=["dataset", "protocol"], digits=1, scale=100)
-    print(f"{model.upper()}: balanced accuracy (%), mean ± sd over {len(SETTINGS.seeds)} seeds")
-    display(wide.sort_index(axis=1).reindex(list(METHODS)).fillna(""))
+    display(Markdown(f"**{model.upper()}**"), wide.sort_index(axis=1).reindex(list(METHODS)).fillna(""))
 
 # %% [markdown]
 # ### Which corrections help, on average
 #
-# To rank methods across data sets we average, per seed, each method's score over the
-# imbalanced settings, then report mean and spread over seeds, and the gain over
-# training with no correction on the same settings.
+# Two views across the imbalanced settings (every data set and protocol): each method's
+# mean rank by balanced accuracy (1 is best; `tsimb.evaluation.rank_methods`), and its
+# mean gain in balanced accuracy over no correction on the same settings and seeds.
 
-# %%
+# %% tags=["hide-input"]
 imbalanced_rows = results[results["protocol"] != "balanced"]
-per_seed = (imbalanced_rows[imbalanced_rows["metric"].isin(HEADLINE)]
-            .groupby(["model", "method", "seed", "metric"])["value"].mean().reset_index())
-ranking = summarise(per_seed, ["model", "method"])
-ranking = ranking.pivot_table(index=["model", "method"], columns="metric", values="mean")
-baseline = ranking.xs("none", level="method")
-gain = ranking.sub(baseline, level="model")
-ranking_table = (100 * ranking).round(1).join((100 * gain).round(1), rsuffix=" gain vs none")
-ranking_table.sort_values(["model", "balanced_accuracy"], ascending=[True, False])
+ranking = pd.concat(
+    rank_methods(imbalanced_rows[imbalanced_rows["model"] == model], "balanced_accuracy",
+                 by=("dataset", "protocol")).assign(model=model)
+    for model in SETTINGS.models)
+balanced = imbalanced_rows[imbalanced_rows["metric"] == "balanced_accuracy"]
+reference = balanced[balanced["method"] == "none"].drop(columns="method").rename(columns={"value": "reference"})
+paired = balanced.merge(reference, on=["dataset", "protocol", "model", "seed", "metric"])
+gain = (paired.assign(gain=100 * (paired["value"] - paired["reference"]))
+        .groupby(["model", "method"])["gain"].agg(["mean", "std"]).round(1))
+ranking = ranking.merge(gain.reset_index(), on=["model", "method"]).rename(
+    columns={"mean": "gain vs none (points)", "std": "sd of gain"})
+ranking["mean_rank"] = ranking["mean_rank"].round(2)
+ranking.set_index(["model", "method"])[["mean_rank", "gain vs none (points)", "sd of gain"]]
 
 # %% [markdown]
 # What imbalance costs: the uncorrected model under each protocol against the balanced
 # reference (balanced accuracy, %, mean over seeds):
 
-# %%
+# %% tags=["remove-input"]
 cost = summary[(summary["method"] == "none") & (summary["metric"] == "balanced_accuracy")]
 cost.pivot_table(index=["dataset", "model"], columns="protocol", values="mean").mul(100).round(1)
 
@@ -243,30 +249,48 @@ cost.pivot_table(index=["dataset", "model"], columns="protocol", values="mean").
 # ### Per-class recall
 #
 # Where the gains come from: recall of each class on JapaneseVowels under step-10 for
-# ResNet (classes 5 to 8 are the minority half), for a few of the methods.
+# ResNet, for a few of the methods ({numref}`fig-baselines-recall`).
 
-# %%
+# %% tags=["remove-cell"]
 shown = ["none", "class-weights", "ros", "smote", "ldam-drw"]
 subset = results[(results["dataset"] == "JapaneseVowels") & (results["protocol"] == "step-10")
                  & (results["model"] == "resnet") & results["method"].isin(shown)]
-grid = plot_per_class_metric(subset, hue="method")
-grid.figure.suptitle("JapaneseVowels, step-10, ResNet: recall per class (bars: range over seeds)", y=1.03)
-plt.show()
+glue("fig-recall", plot_per_class_metric(subset, hue="method").figure, display=False)
+plt.close("all")
+glue("recall-minority", ", ".join(map(str, tsimb.class_halves(
+    tsimb.Imbalance("step", 10).apply(tsimb.load_dataset("JapaneseVowels"), seed=0).class_counts())[1])),
+    display=False)
 
 # %% [markdown]
+# ```{glue:figure} fig-recall
+# :name: fig-baselines-recall
+#
+# Recall of each class, JapaneseVowels under step-10, ResNet; bars are the mean over
+# seeds and the error bars the range. The minority half is classes {glue:text}`recall-minority`.
+# ```
+#
 # ### Balanced accuracy against the imbalance ratio
 #
 # A sweep of the step ratio on one data set shows how fast each correction degrades as
-# the minority classes shrink (ratio 1 is the balanced split).
+# the minority classes shrink (ratio 1 is the balanced split; {numref}`fig-baselines-sweep`).
 
-# %%
+# %% tags=["remove-cell"]
 sweep = experiment.run_sweep(PROFILE, progress=True)
-print(f"{SETTINGS.sweep_dataset}, {SETTINGS.sweep_model}, step imbalance, ratios {list(SETTINGS.sweep_ratios)}")
 ax = plot_metric_vs(sweep, x="ratio", metric="balanced_accuracy", hue="method")
 ax.set_xlabel("imbalance ratio (step)")
-plt.show()
+glue("fig-sweep", ax.figure, display=False)
+plt.close("all")
+glue("sweep-setting", f"{SETTINGS.sweep_dataset}, {SETTINGS.sweep_model}", display=False)
 
-# %%
+# %% [markdown]
+# ```{glue:figure} fig-sweep
+# :name: fig-baselines-sweep
+#
+# Balanced accuracy against the step-imbalance ratio ({glue:text}`sweep-setting`), mean and
+# standard deviation over seeds.
+# ```
+
+# %% tags=["remove-input"]
 sweep_summary = summarise(sweep, ["ratio", "method"], ["balanced_accuracy"])
 sweep_summary.pivot_table(index="method", columns="ratio", values="mean").mul(100).round(1)
 
@@ -280,67 +304,113 @@ sweep_summary.pivot_table(index="method", columns="ratio", values="mean").mul(10
 # 0.01 at 80% and by 0.0001 at 90%. Both, on JapaneseVowels under step-10 with the ResNet,
 # same epochs and seeds (`ldam-drw-sgd` is the reference schedule):
 
-# %%
+# %% tags=["remove-input"]
 schedules = experiment.run_ldam_schedule(PROFILE, progress=True)
 schedule_summary = summarise(schedules, ["method"], HEADLINE)
-display(format_summary(schedule_summary, ["method"], digits=1, scale=100)[HEADLINE])
+format_summary(schedule_summary, ["method"], digits=1, scale=100)[HEADLINE]
 
 # %% [markdown]
-# ## Results beside the papers'
+# ## Beside the paper
 #
 # No paper in this book reports these baselines on these data sets under these
 # protocols: the dissertation {cite}`wang2023dissertation` measures them on CIFAR images,
 # IB-GAN {cite}`ibgan` on other multivariate sets with its own drop protocol, and the
-# ODE paper {cite}`sarkar2023ode` on balanced data. So this chapter has no published column;
-# its reference is our own balanced-training run above. Each later chapter reruns its
-# paper's baselines in that paper's setting and shows the published numbers beside ours.
-#
-# ## What the numbers say
-#
-# The tables above are computed when the chapter runs, so we state the findings as code,
-# against the results table rather than as typed-in numbers:
+# ODE paper {cite}`sarkar2023ode` on balanced data. So this chapter has no published
+# column; its reference is our own balanced-training run above. Each later chapter reruns
+# its paper's baselines in that paper's setting and shows the published numbers beside
+# ours.
 
-# %%
-best = ranking["balanced_accuracy"].groupby(level="model").idxmax()
+# %% tags=["remove-cell"]
+by_model = ranking.set_index(["model", "method"])
 for model in SETTINGS.models:
-    b = ranking.loc[(model, "none"), "balanced_accuracy"]
-    method = best[model][1]
-    print(f"{model}: best mean balanced accuracy with {method} "
-          f"({100 * ranking.loc[best[model], 'balanced_accuracy']:.1f}% vs {100 * b:.1f}% uncorrected); "
-          f"methods that beat no correction: "
-          f"{', '.join(m for (mm, m) in ranking.index if mm == model and m != 'none' and ranking.loc[(mm, m), 'balanced_accuracy'] > b)}")
+    rows = by_model.loc[model]
+    best = rows["mean_rank"].idxmin()
+    glue(f"{model}-best", best, display=False)
+    glue(f"{model}-best-gain", float(rows.loc[best, "gain vs none (points)"]), display=False)
+    glue(f"{model}-beat-none", ", ".join(m for m in rows.index if m != "none"
+                                         and rows.loc[m, "gain vs none (points)"] > 0) or "none", display=False)
 spread = summary[summary["metric"] == "balanced_accuracy"]["std"]
-print(f"median standard deviation over seeds: {100 * spread.median():.1f} points "
-      f"(so differences of a point or two between methods are within noise)")
+glue("median-sd", 100 * float(spread.median()), display=False)
+glue("n-seeds", len(SETTINGS.seeds), display=False)
+glue("ldam-adam", 100 * float(schedule_summary.query("method == 'ldam-drw' and metric == 'balanced_accuracy'")["mean"].iloc[0]),
+     display=False)
+glue("ldam-sgd", 100 * float(schedule_summary.query("method == 'ldam-drw-sgd' and metric == 'balanced_accuracy'")["mean"].iloc[0]),
+     display=False)
 
 # %% [markdown]
-# Read the printed lines together with the tables: with so few minority series (three
-# per class under step-10, two in the rarest GunPoint class), every method's score varies
-# by several points from seed to seed, and the `quick` profile's three seeds cannot
-# separate close methods. The `full` profile's five seeds, larger data sets and longer
-# training are what a claim should rest on. Random under-sampling throws away most of the training
-# data, and Borderline-SMOTE creates no series at all when no minority series lies on the
-# class border (imbalanced-learn then returns the data unchanged), so in some settings it
-# is identical to no correction.
-#
 # ## Summary
 #
-# - `tsimb.baselines.train_baseline(method, model, train, budget, seed)` trains any of the
-#   ten baselines; `tsimb.experiments.baselines.run(profile)` reruns this chapter's grid
-#   headless (`python -m tsimb run baselines`).
-# - The cost of imbalance is measured against a balanced-training reference, and each
-#   correction's gain against no correction on the same settings; both vary by data set
-#   and model, and small replicate counts measure them poorly.
+# - **Best on average.** With the ResNet, {glue:text}`resnet-best` has the best mean rank
+#   ({glue:text}`resnet-best-gain:+.1f` points of balanced accuracy over no correction); with
+#   the FCN, {glue:text}`fcn-best` ({glue:text}`fcn-best-gain:+.1f` points).
+# - **What beats no correction on average**: ResNet: {glue:text}`resnet-beat-none`; FCN:
+#   {glue:text}`fcn-beat-none`.
+# - **Noise.** The median standard deviation over the {glue:text}`n-seeds` seeds is
+#   {glue:text}`median-sd:.1f` points, so differences of a point or two between methods are
+#   within noise: with three minority series per class under step-10, the `quick`
+#   profile's seeds cannot separate close methods. The `full` profile's five seeds, larger
+#   data sets and longer training are what a claim should rest on.
+# - **LDAM-DRW's schedule matters**: at this budget our Adam schedule reaches
+#   {glue:text}`ldam-adam:.1f`% balanced accuracy, the reference code's SGD schedule
+#   {glue:text}`ldam-sgd:.1f`%.
+# - Random under-sampling throws away most of the training data, and Borderline-SMOTE
+#   creates no series when no minority series lies on the class border (imbalanced-learn
+#   then returns the data unchanged), so in some settings it is identical to no correction.
 #
 # ## Exercises
 #
-# 1. Rerun the grid with the `full` profile on a GPU. Which rankings change?
-# 2. Add `Imbalance("drop", 0.75)` (the IB-GAN protocol) to the settings. Does the
-#    ranking of the methods stay the same?
-# 3. LDAM's margins grow as $n^{-1/4}$. Try `LDAMLoss(counts, max_margin=1.0)` with
-#    `tsimb.training.fit`: does a larger margin help the minority half?
-# 4. Our SMOTE interpolates series point by point. Why could that produce unrealistic
-#    series for data sets whose classes differ by phase shifts?
+# 1. **Predict, then run.** In the hand-run above, replace `"ldam-drw"` by `"rus"`
+#    (random under-sampling). Before running: will balanced accuracy go up or down
+#    compared with `none`, and what happens to the number of training series? (One
+#    ResNet run: about a minute on a CPU.)
+#
+# ```{admonition} Solution
+# :class: dropdown
+# Under-sampling cuts every class to the smallest count, three series, so the ResNet
+# trains on 27 series instead of 162: `train_baseline` draws them with
+# `random_resample_index(y, "under", seed)`. The classes are balanced, but so little data
+# is left that the majority classes lose recall while the minority classes gain some.
+# Whether balanced accuracy ends above or below `none`'s depends on the data set: the
+# grid's tables above answer it for every setting of this profile.
+# ```
+#
+# 2. LDAM's margins grow as $n_c^{-1/4}$. Train the hand-run's `ldam-drw` with a larger
+#    largest margin: `train_baseline("ldam-drw", "resnet", imbalanced, SETTINGS.budget,
+#    seed=0, params=tsimb.train.BaselineParams(ldam_max_margin=1.0))`. Does the minority
+#    half gain?
+#
+# ```{admonition} Solution
+# :class: dropdown
+# `BaselineParams` carries the methods' constants (and is stored with every run). A larger
+# margin asks the minority classes' logits to clear a wider gap; with cosine logits scaled
+# by $s = 30$ a margin of 1 is large, and on three series per class it often overfits
+# them. Compare `minority_accuracy` over two or three seeds before concluding: one seed
+# moves by several points on its own.
+# ```
+#
+# 3. Replace the hand-run's protocol `Imbalance("step", 10)` by the IB-GAN paper's
+#    `Imbalance("drop", 0.75)` and print `class_counts()` for seeds 0 and 1. Which classes
+#    lose series, and do they change with the seed? (Seconds: no training needed.)
+#
+# ```{admonition} Solution
+# :class: dropdown
+# `drop` removes 75% of the series of a random half of the classes, $\lfloor K/2 \rfloor$
+# of them (four of nine here), chosen by the seed; each keeps $\max(1,
+# \mathrm{round}(0.25\,n_c))$ series. So, unlike step imbalance, *which* classes are the
+# minority changes from seed to seed, and an experiment under this protocol must record
+# it (the IB-GAN chapter stores it with every run).
+# ```
+#
+# 4. Our SMOTE interpolates series point by point (eq. 5). Why could that produce
+#    unrealistic series for data sets whose classes differ by phase shifts?
+#
+# ```{admonition} Solution
+# :class: dropdown
+# The mean of two shifted copies of a peak is two half-height peaks, a shape neither
+# parent has. Point-wise interpolation only stays on the data's manifold when the series
+# of a class are aligned in time; for shifted patterns an alignment (DTW) or a learned
+# generator (the GAN chapters) is needed.
+# ```
 #
 # ## References
 #

@@ -31,25 +31,28 @@
 # %% [markdown]
 # ## Setup
 #
-# Every chapter starts with this cell. On Colab it installs `tsimb`; everywhere it
-# picks the GPU when there is one and reads the profile (`quick` unless the
-# environment variable `TSIMB_PROFILE` says `full`).
+# Every chapter starts with the same two cells. The first installs `tsimb` on Colab (the
+# release whose outputs these pages show) and does nothing elsewhere; the second imports
+# what the chapter uses, picks the GPU when there is one and reads the profile (`quick`
+# unless the environment variable `TSIMB_PROFILE` says `full`).
 
 # %%
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # Colab has PyTorch already; add tsimb and its data packages
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tsimb @ git+https://github.com/tsimb/tsimb"],
-                   check=True)
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tsimb @ git+https://github.com/tsimb/tsimb@v0.1.0"],
+                   check=True, capture_output=True)
 
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown
 
 import tsimb
-from tsimb.experiments import resolve_profile
-from tsimb.imbalance import Imbalance, class_halves
+from tsimb.data import Imbalance, class_halves, dataset_table
+from tsimb.experiments import chapter_table, resolve_profile
 from tsimb.plots import plot_class_counts, plot_series_per_class, set_style
 
 PROFILE = resolve_profile()
@@ -60,25 +63,29 @@ print(f"tsimb {tsimb.__version__}; profile: {PROFILE}; device: {DEVICE.type}")
 # %% [markdown]
 # ## What the book covers
 #
-# | Chapter | Method | Paper | Library |
-# |---|---|---|---|
-# | {doc}`baselines` | class weights, re-sampling, SMOTE family, focal, LDAM-DRW, class-balanced loss | {cite}`chawla2002smote,lin2017focal,cao2019ldam,cui2019classbalanced` | `tsimb.baselines`, `tsimb.losses`, `tsimb.resampling` |
-# | {doc}`ode_augmentation` | In/Out-Grad, Spec-Den, Feat-Sim; FGSM and BIM robustness | {cite}`sarkar2023ode` | `tsimb.ode`, `tsimb.augmentations`, `tsimb.augmented_training`, `tsimb.attacks`, `tsimb.claims` |
-# | Latent-space adversarial augmentation (planned) | reconstructed from the abstract | {cite}`kim2021latent` | — |
-# | IB-GAN (planned) | imputation balanced GAN | {cite}`ibgan` | — |
-# | GL-GAN, ICED, SRAT, Imb-Mix (planned) | dissertation chapters 2 to 5 | {cite}`wang2023dissertation` | — |
+# One chapter per published method; the table is generated from the library's chapter
+# registry (`tsimb.experiments.CHAPTERS`), so the modules it names are where the code is.
+
+# %% tags=["remove-input"]
+Markdown(chapter_table())
+
+# %% [markdown]
+# The shared machinery every chapter uses, one subpackage per concern:
 #
-# The shared machinery every chapter uses:
-#
-# - `tsimb.data`: data sets as `float32` arrays shaped `(n, channels, length)`;
-# - `tsimb.imbalance`: the imbalance protocols of the papers;
-# - `tsimb.models`: FCN, ResNet {cite}`wang2017tsc,fawaz2019deep`, a small CNN, an MLP, an LSTM;
-# - `tsimb.training.fit`: one training loop with class and sample weights, deferred
-#   re-weighting, any per-sample loss, and callbacks (Fawaz et al.'s plateau schedule and
-#   keep-best weights);
-# - `tsimb.metrics`: balanced accuracy, macro F1, MCC, PR-AUC, G-mean and the accuracy on
-#   the majority and minority halves of the classes;
-# - `tsimb.claims`: a paper's claims as data, tested against seed noise; broken-run flags;
+# - `tsimb.data`: data sets as `float32` arrays shaped `(n, channels, length)`, the
+#   papers' imbalance protocols, re-sampling (random, SMOTE and its kin);
+# - `tsimb.models`: FCN, ResNet {cite}`wang2017tsc,fawaz2019deep`, a small CNN, an MLP,
+#   an LSTM, and the ODENet;
+# - `tsimb.losses`: focal, class-balanced and LDAM losses, class weights;
+# - `tsimb.train`: `fit`, one training loop whose events (start and end of an epoch, each
+#   minibatch, an extra loss term) carry class weights, deferred re-weighting,
+#   schedules, augmentations and regularisers as small callbacks; the classic corrections
+#   as named recipes;
+# - `tsimb.augment`, `tsimb.robustness`, `tsimb.generative`: augmentations, attacks,
+#   generative oversamplers;
+# - `tsimb.evaluation`: balanced accuracy, macro F1, MCC, PR-AUC, G-mean, the accuracy on
+#   the majority and minority halves of the classes; a paper's claims as data, tested
+#   against seed noise; broken-run flags;
 # - `tsimb.experiments`: profiles, the run store, a runner that returns tidy tables,
 #   `verify`, and each chapter's experiment (`python -m tsimb run CHAPTER`).
 
@@ -118,13 +125,13 @@ print(f"tsimb {tsimb.__version__}; profile: {PROFILE}; device: {DEVICE.type}")
 # series and channel, and the few variable-length sets are resampled by linear
 # interpolation to their longest length. What loads offline here:
 
-# %%
-tsimb.data.dataset_table()
+# %% tags=["hide-input"]
+dataset_table()
 
 # %% [markdown]
 # A few training series of each class of three of them:
 
-# %%
+# %% tags=["hide-input"]
 for name in ["GunPoint", "ItalyPowerDemand", "JapaneseVowels"]:
     plot_series_per_class(tsimb.load_dataset(name, "train"))
     plt.show()
@@ -161,7 +168,7 @@ counts = pd.concat(
 )
 counts.pivot(index="protocol", columns="class", values="count").loc[[p.label for p in protocols]]
 
-# %%
+# %% tags=["hide-input"]
 plot_class_counts(counts, hue="protocol")
 plt.show()
 
@@ -191,10 +198,39 @@ print(f"classes {pair.class_names}, counts {pair.class_counts().tolist()}")
 #
 # ## Exercises
 #
-# 1. Load `OSULeaf` and apply exponential imbalance with ratio 100. How many series does
-#    the rarest class keep, and which classes form the minority half?
-# 2. Why do we subsample the training split only, never the test split? What would
-#    plain accuracy measure if the test split were imbalanced too?
+# 1. Load `OSULeaf` and apply exponential imbalance with ratio 100. Predict first: how
+#    many series does the rarest class keep? Which classes form the minority half?
+#
+# ```{admonition} Solution
+# :class: dropdown
+# `Imbalance("exp", 100).apply(tsimb.load_dataset("OSULeaf"), seed=0).class_counts()`:
+# the first class keeps the smallest original count $n$ and class $i$ keeps
+# $\max(1, \mathrm{round}(n\,100^{-i/5}))$ of its series (six classes), so the last class
+# keeps $n/100$ rounded, but never fewer than one series. `class_halves` of those counts
+# lists the three rarest classes as the minority half.
+# ```
+#
+# 2. Why do we subsample the training split only, never the test split? What would plain
+#    accuracy measure if the test split were imbalanced too?
+#
+# ```{admonition} Solution
+# :class: dropdown
+# The test split estimates how the classifier does on every class; keeping it as
+# published keeps our numbers comparable with the papers'. On an imbalanced test split,
+# plain accuracy is dominated by the frequent classes: a classifier that never predicts a
+# rare class loses little. Balanced accuracy (the mean recall over classes) does not
+# have that blind spot, which is why the chapters report it.
+# ```
+#
+# 3. Change the call `Imbalance("step", 10)` above to `Imbalance("step", 1000)` on
+#    JapaneseVowels. Predict the minority classes' counts before running it.
+#
+# ```{admonition} Solution
+# :class: dropdown
+# Each minority class would keep $n/1000$ series, below one, so the protocol keeps
+# exactly one series of each (counts never fall below one). Any ratio above the
+# smallest class count gives the same training set.
+# ```
 #
 # ## References
 #

@@ -322,3 +322,21 @@ def test_match_classes_restricts_test_to_binary_pair():
     names = [pair.class_names[k] for k in matched.y]
     kept = np.isin(test.y, original)
     assert names == [test.class_names[k] for k in test.y[kept]]
+
+
+def test_drop_keeps_min_keep_series_of_a_thinned_class_and_records_which_classes_it_thinned():
+    from tsimb.data import dropped_classes
+
+    y = np.repeat(np.arange(6), [2, 3, 8, 8, 8, 12])
+    for seed in range(5):
+        thinned = dropped_classes(6, seed)
+        assert len(thinned) == 3
+        for min_keep in (1, 2):
+            counts = np.bincount(y[drop_half_of_classes(y, 0.75, seed, min_keep)], minlength=6)
+            original = np.bincount(y)
+            for c in range(6):
+                expected = min(original[c], max(min_keep, round(original[c] * 0.25))) if c in thinned else original[c]
+                assert counts[c] == expected
+    assert drop_half_of_classes(y, 0.75, 3).tolist() == drop_half_of_classes(y, 0.75, 3, min_keep=1).tolist()
+    with pytest.raises(ValueError, match="min_keep"):
+        drop_half_of_classes(y, 0.75, 0, min_keep=0)

@@ -14,6 +14,7 @@ import torch
 from tsimb.augment import AUGMENTATIONS, augment_batch
 from tsimb.data import PROTOCOLS, Imbalance
 from tsimb.experiments import CHAPTERS, PROFILES, chapter_module, chapter_table, written_chapters
+from tsimb.generative import OVERSAMPLERS, gan_oversample
 from tsimb.losses import LOSSES
 from tsimb.models import MODELS, ODENet, build_model
 from tsimb.registry import Registry, UnknownNameError
@@ -21,7 +22,7 @@ from tsimb.train import RECIPES, Budget, fit
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 REGISTRIES = {"model": MODELS, "loss": LOSSES, "imbalance protocol": PROTOCOLS, "baseline": RECIPES,
-              "augmentation": AUGMENTATIONS, "chapter": CHAPTERS}
+              "augmentation": AUGMENTATIONS, "chapter": CHAPTERS, "GAN oversampler": OVERSAMPLERS}
 
 
 @pytest.mark.parametrize("kind", REGISTRIES)
@@ -89,6 +90,15 @@ def test_every_augmentation_keeps_shape_and_labels(name):
     out = augment_batch(name, x, y, odenet=odenet, model=build_model("cnn", 1, 2),
                         generator=torch.Generator().manual_seed(0))
     assert out.shape == x.shape and torch.isfinite(out).all() and not torch.equal(out, x)
+
+
+@pytest.mark.parametrize("name", OVERSAMPLERS)
+def test_every_gan_oversampler_tops_every_class_up_to_the_majority(name, make_series):
+    X, y = make_series([10, 4, 3], length=16, seed=2)
+    X_new, y_new = gan_oversample(name, X, y, seed=0, epochs=2, ae_epochs=2)
+    assert np.bincount(y_new).tolist() == [10, 10, 10]
+    np.testing.assert_array_equal(X_new[:len(X)], X)  # the real series first, unchanged
+    assert X_new.shape[1:] == X.shape[1:] and np.isfinite(X_new).all()
 
 
 @pytest.mark.parametrize("name", CHAPTERS)

@@ -93,6 +93,13 @@ def _bench(args: argparse.Namespace) -> int:
         table = pd.DataFrame(benchmark_augment(repeats=args.repeats, device=args.device))
         print(table.to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
         return 0
+    if args.what == "gan":
+        from .generative import benchmark_gan
+
+        result = benchmark_gan(repeats=args.repeats, device=args.device)
+        for key, value in result.items():
+            print(f"{key:>28}: {value:,.1f}" if isinstance(value, float) else f"{key:>28}: {value}")
+        return 0
     result = benchmark(n=args.n, length=args.length, epochs=args.epochs, batch_size=args.batch_size,
                        repeats=args.repeats, device=args.device)
     for key, value in result.items():
@@ -121,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("--full-seconds", type=float, default=None,
                         help="re-execute runs that took at most this long in full (default 20)")
     verify.add_argument("--replay-epochs", type=int, default=None, help="epochs replayed otherwise (default 2)")
-    bench = sub.add_parser("bench", help="fit versus a bare PyTorch loop (fit), or augmentation and "
-                                         "attack throughput (augment)")
-    bench.add_argument("what", nargs="?", choices=("fit", "augment"), default="fit")
+    bench = sub.add_parser("bench", help="fit versus a bare PyTorch loop (fit), augmentation and attack "
+                                         "throughput (augment), or one GAN epoch beside a classifier's (gan)")
+    bench.add_argument("what", nargs="?", choices=("fit", "augment", "gan"), default="fit")
     bench.add_argument("--n", type=int, default=256)
     bench.add_argument("--length", type=int, default=128)
     bench.add_argument("--epochs", type=int, default=5)

@@ -1,4 +1,9 @@
-"""One plotting style for the whole book, and the figures chapters share (seaborn)."""
+"""One plotting style for the whole book, and the figures chapters share (seaborn).
+
+Every figure is made legible at the page width by :func:`legible`: at most
+:data:`MAX_WIDTH_IN` inches wide (the text column at :data:`DPI`, so it is shown at its
+own size) and no text under :data:`MIN_FONT_PT` points (at least 70% of the body text).
+:func:`smallest_text_px` measures it; the tests check every figure here."""
 
 from __future__ import annotations
 
@@ -12,27 +17,74 @@ import seaborn as sns
 from .data import Dataset
 
 PALETTE = "colorblind"
+DPI = 100
+MAX_WIDTH_IN = 7.2  # the book theme's text column is about 720 CSS px wide
+MIN_FONT_PT = 9.0  # 12.5 px at 100 dpi: above 70% of the 16 px body text
+BODY_TEXT_PX = 16.0
 
 
 def set_style() -> None:
-    """The book's style: seaborn's whitegrid, colour-blind palette, compact figures."""
+    """The book's style: seaborn's whitegrid, colour-blind palette, fonts that stay
+    legible at the page width."""
     sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook",
-                  rc={"figure.figsize": (7.5, 3.6), "figure.dpi": 96, "savefig.bbox": "tight"})
+                  rc={"figure.figsize": (MAX_WIDTH_IN, 3.4), "figure.dpi": DPI, "savefig.dpi": DPI,
+                      "savefig.bbox": "tight", "font.size": 11, "axes.titlesize": 11, "axes.labelsize": 11,
+                      "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.fontsize": 10,
+                      "legend.title_fontsize": 10, "figure.titlesize": 12})
+
+
+def _figure(obj) -> plt.Figure:
+    return obj.figure if hasattr(obj, "figure") and not isinstance(obj, plt.Figure) else obj
+
+
+def legible(obj, max_width: float = MAX_WIDTH_IN, min_font: float = MIN_FONT_PT):
+    """Fit a figure (or a seaborn grid / axes) to the text column: shrink it to
+    ``max_width`` inches keeping its aspect, raise any text below ``min_font`` points,
+    and lay it out again. Returns ``obj``."""
+    fig = _figure(obj)
+    width, height = fig.get_size_inches()
+    if width > max_width:
+        fig.set_size_inches(max_width, height * max_width / width)
+    for text in fig.findobj(plt.Text):
+        if text.get_text() and text.get_fontsize() < min_font:
+            text.set_fontsize(min_font)
+    fig.set_dpi(DPI)
+    fig.tight_layout()
+    return obj
+
+
+def smallest_text_px(obj, column_px: float = MAX_WIDTH_IN * DPI) -> float:
+    """The height in CSS pixels of the figure's smallest text when the figure is shown at
+    most ``column_px`` wide (browsers shrink wider images to the column)."""
+    fig = _figure(obj)
+    width_px = fig.get_size_inches()[0] * DPI
+    scale = min(1.0, column_px / width_px)
+    sizes = [t.get_fontsize() for t in fig.findobj(plt.Text) if t.get_text() and t.get_visible()]
+    return min(sizes) * DPI / 72 * scale
+
+
+def _panels(n: int, ncols: int, panel_height: float, **kwargs) -> tuple[plt.Figure, np.ndarray]:
+    """``n`` panels in rows of at most ``ncols``, the column's width; unused panels hidden."""
+    ncols = min(n, ncols)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(MAX_WIDTH_IN, panel_height * nrows), squeeze=False, **kwargs)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes.flat[:n]
 
 
 def plot_series_per_class(data: Dataset, per_class: int = 3, channel: int = 0, seed: int = 0) -> plt.Figure:
-    """A few series of each class side by side (one panel per class)."""
+    """A few series of each class side by side (one panel per class, four to a row)."""
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(1, data.n_classes, figsize=(2.4 * data.n_classes, 2.4), sharey=True, squeeze=False)
-    for k, ax in enumerate(axes[0]):
+    fig, axes = _panels(data.n_classes, 4, 2.0, sharey=True)
+    for k, ax in enumerate(axes):
         members = np.flatnonzero(data.y == k)
         for i in rng.choice(members, size=min(per_class, members.size), replace=False):
             ax.plot(data.X[i, channel], lw=1)
-        ax.set_title(f"{data.class_names[k]} (n={members.size})", fontsize=9)
+        ax.set_title(f"{data.class_names[k]} (n={members.size})")
         ax.set_xlabel("t")
-    fig.suptitle(f"{data.name}, {data.split} split, channel {channel}", fontsize=10)
-    fig.tight_layout()
-    return fig
+    fig.suptitle(f"{data.name}, {data.split} split, channel {channel}")
+    return legible(fig)
 
 
 def plot_class_counts(counts: pd.DataFrame, x: str = "class", hue: str = "protocol", col: str | None = None,
@@ -40,9 +92,10 @@ def plot_class_counts(counts: pd.DataFrame, x: str = "class", hue: str = "protoc
     """Bars of training-set class counts, e.g. one colour per imbalance protocol."""
     grid = sns.catplot(data=counts, x=x, y="count", hue=hue, col=col, kind="bar", height=3, aspect=1.4,
                        sharex=False, sharey=False)
+    sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(5, counts[hue].nunique()), title=None)
     if log:
         grid.set(yscale="log")
-    return grid
+    return legible(grid)
 
 
 def plot_per_class_metric(table: pd.DataFrame, hue: str = "method", col: str | None = None,
@@ -54,7 +107,8 @@ def plot_per_class_metric(table: pd.DataFrame, hue: str = "method", col: str | N
     grid = sns.catplot(data=rows, x="class", y="value", hue=hue, col=col, kind="bar", errorbar=("pi", 100),
                        height=3, aspect=1.5, sharex=False)
     grid.set_axis_labels("class (label)", prefix.rstrip("_"))
-    return grid
+    sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(5, rows[hue].nunique()), title=None)
+    return legible(grid)
 
 
 def plot_metric_vs(table: pd.DataFrame, x: str, metric: str, hue: str = "method", log_x: bool = True) -> plt.Axes:
@@ -66,7 +120,7 @@ def plot_metric_vs(table: pd.DataFrame, x: str, metric: str, hue: str = "method"
         ax.set_xticks(sorted(rows[x].unique()))
         ax.get_xaxis().set_major_formatter(plt.matplotlib.ticker.ScalarFormatter())
     ax.set_ylabel(metric.replace("_", " "))
-    return ax
+    return legible(ax)
 
 
 def with_paper(ours: pd.DataFrame, paper: pd.DataFrame, on: Iterable[str]) -> pd.DataFrame:
@@ -78,18 +132,18 @@ def with_paper(ours: pd.DataFrame, paper: pd.DataFrame, on: Iterable[str]) -> pd
 
 def plot_augmented_samples(original: np.ndarray, augmented: dict[str, np.ndarray], channel: int = 0,
                            title: str = "") -> plt.Figure:
-    """One series beside each of its augmentations, one panel per augmentation (the
-    ODE-guided augmentation paper's Fig. 3). ``original`` is ``(C, L)``, each augmentation too."""
-    fig, axes = plt.subplots(1, len(augmented), figsize=(2.6 * len(augmented), 2.4), sharey=True, squeeze=False)
-    for ax, (name, series) in zip(axes[0], augmented.items()):
+    """One series beside each of its augmentations, one panel per augmentation, three to a
+    row (the ODE-guided augmentation paper's Fig. 3). ``original`` is ``(C, L)``, each
+    augmentation too."""
+    fig, axes = _panels(len(augmented), 3, 2.2, sharey=True)
+    for ax, (name, series) in zip(axes, augmented.items()):
         ax.plot(original[channel], color="0.3", lw=1.2, label="original")
         ax.plot(series[channel], color=sns.color_palette(PALETTE)[1], lw=1, label="augmented")
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name)
         ax.set_xlabel("t")
-    axes[0][0].legend(fontsize=8, loc="best")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    axes[0].legend(loc="best")
+    fig.suptitle(title)
+    return legible(fig)
 
 
 def plot_derivative(series: np.ndarray, fitted: np.ndarray, observed: np.ndarray, titles: Iterable[str]) -> plt.Figure:
@@ -99,15 +153,14 @@ def plot_derivative(series: np.ndarray, fitted: np.ndarray, observed: np.ndarray
     fig, axes = plt.subplots(2, len(series), figsize=(3.2 * len(series), 4.2), sharex="col", squeeze=False)
     for j in range(len(series)):
         axes[0][j].plot(series[j], color="0.3", lw=1)
-        axes[0][j].set_title(titles[j], fontsize=9)
+        axes[0][j].set_title(titles[j])
         axes[1][j].plot(observed[j], lw=1, label="finite difference")
         axes[1][j].plot(fitted[j], lw=1, label="ODENet f(z, t)")
         axes[1][j].set_xlabel("t")
     axes[0][0].set_ylabel("z(t)")
     axes[1][0].set_ylabel("dz/dt per step")
-    axes[1][0].legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    axes[1][0].legend()
+    return legible(fig)
 
 
 def plot_feature_pca(features: dict[str, np.ndarray], y: np.ndarray, class_names: Iterable[str]) -> plt.Figure:
@@ -125,41 +178,84 @@ def plot_feature_pca(features: dict[str, np.ndarray], y: np.ndarray, class_names
                         palette=PALETTE)
         share = pca.explained_variance_ratio_
         ax.set(title=title, xlabel=f"PC1 ({share[0]:.0%})", ylabel=f"PC2 ({share[1]:.0%})")
-    fig.tight_layout()
-    return fig
+    return legible(fig)
 
 
 def plot_robustness(table: pd.DataFrame, methods: Iterable[str], metrics: Iterable[str],
                     col: str = "dataset") -> sns.FacetGrid:
-    """Bars of clean and adversarial accuracy per method (mean over seeds, with the range
-    over seeds as error bars), one panel per ``col`` value."""
+    """Horizontal bars of clean and adversarial accuracy per method (mean over seeds, the
+    range over seeds as error bars), one panel per ``col`` value."""
     methods, metrics = list(methods), list(metrics)
     rows = table[table["metric"].isin(metrics) & table["method"].isin(methods)]
-    grid = sns.catplot(data=rows, x="method", y="value", hue="metric", hue_order=metrics, order=methods, col=col,
-                       kind="bar", errorbar=("pi", 100), height=3.2, aspect=1.3, col_wrap=3)
-    grid.set_axis_labels("", "accuracy")
-    for ax in grid.axes.flat:
-        ax.tick_params(axis="x", rotation=60, labelsize=8)
-    return grid
+    n_panels = rows[col].nunique()
+    height = 0.22 * len(methods) * len(metrics) + 1.0  # room for one bar per method and metric
+    grid = sns.catplot(data=rows, y="method", x="value", hue="metric", hue_order=metrics, order=methods, col=col,
+                       kind="bar", errorbar=("pi", 100), height=height,
+                       aspect=MAX_WIDTH_IN / min(n_panels, 3) / height, col_wrap=min(n_panels, 3))
+    grid.set_axis_labels("accuracy", "")
+    sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(metrics), title=None)
+    return legible(grid)
 
 
 def plot_beside_paper(table: pd.DataFrame, paper: pd.DataFrame, methods: Iterable[str],
                       metrics: Iterable[str]) -> sns.FacetGrid:
-    """Our accuracy per method (bars: mean over seeds, error bars: the range over seeds,
-    dots: the seeds) beside the paper's published value (black diamonds), one panel per
-    metric. ``paper`` is tidy (method, metric, value) for the same data set."""
+    """Our accuracy per method (horizontal bars: mean over seeds, error bars: the range
+    over seeds, dots: the seeds) beside the paper's published value (black diamonds),
+    one panel per metric. ``paper`` is tidy (method, metric, value) for the same data set."""
     methods, metrics = list(methods), list(metrics)
     rows = table[table["metric"].isin(metrics) & table["method"].isin(methods)]
-    grid = sns.catplot(data=rows, x="method", y="value", col="metric", col_order=metrics, order=methods,
-                       kind="bar", errorbar=("pi", 100), height=3.6, aspect=1.25, color="#8fb3d9")
+    height = 0.32 * len(methods) + 1.0
+    grid = sns.catplot(data=rows, y="method", x="value", col="metric", col_order=metrics, order=methods,
+                       kind="bar", errorbar=("pi", 100), height=height, aspect=MAX_WIDTH_IN / len(metrics) / height,
+                       color="#8fb3d9")
     for ax, metric in zip(grid.axes.flat, metrics):
-        sns.stripplot(data=rows[rows["metric"] == metric], x="method", y="value", order=methods, ax=ax,
+        sns.stripplot(data=rows[rows["metric"] == metric], y="method", x="value", order=methods, ax=ax,
                       color="#1f4e79", size=3, jitter=0.15)
         published = paper[paper["metric"] == metric].set_index("method")["value"].reindex(methods)
-        ax.scatter(range(len(methods)), published.values, marker="D", color="black", zorder=5,
+        ax.scatter(published.values, range(len(methods)), marker="D", color="black", zorder=5,
                    label="paper (published)")
-        ax.tick_params(axis="x", rotation=60)
-        ax.set_title(metric.replace("_", " "))
-    grid.axes.flat[0].legend(loc="lower left", fontsize=9)
-    grid.set_axis_labels("", "accuracy")
-    return grid
+        ax.set_title(metric.replace("_accuracy", "").replace("_", " "))
+        ax.set_xlim(0, 1)
+    grid.figure.legend(*grid.axes.flat[0].get_legend_handles_labels(), loc="lower center",
+                       bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    grid.set_axis_labels("accuracy", "")
+    return legible(grid)
+
+
+
+
+def plot_generated_series(real: np.ndarray, generated: dict[str, np.ndarray], title: str = "", channel: int = 0,
+                          per_panel: int = 3) -> plt.Figure:
+    """A few real series of one class (first panel) beside the series each generator made
+    for that class (one panel per generator), one channel, shared axes: what "looks like
+    the class" means for each (Deng et al. 2022's generated minority classes)."""
+    panels = {"real": real, **generated}
+    fig, axes = _panels(len(panels), 3, 2.0, sharey=True)
+    for ax, (name, series) in zip(axes, panels.items()):
+        for s in series[:per_panel]:
+            ax.plot(s[channel], lw=1, color="0.3" if name == "real" else None)
+        ax.set_title(name)
+        ax.set_xlabel("t")
+    fig.suptitle(title)
+    return legible(fig)
+
+
+def plot_generated_projection(real: np.ndarray, generated: dict[str, np.ndarray]) -> plt.Figure:
+    """Real and generated series of the same classes projected on the real series' first
+    two principal components (scikit-learn's PCA), one panel per generator: generated
+    points that cover the real cloud resemble the data; a tight clump is a collapsed mode."""
+    from sklearn.decomposition import PCA
+
+    flat = real.reshape(len(real), -1)
+    pca = PCA(n_components=2).fit(flat)
+    Z = pca.transform(flat)
+    fig, axes = _panels(len(generated), 4, 2.2, sharex=True, sharey=True)
+    for ax, (name, series) in zip(axes, generated.items()):
+        G = pca.transform(series.reshape(len(series), -1))
+        ax.scatter(Z[:, 0], Z[:, 1], s=10, color="0.6", label="real")
+        ax.scatter(G[:, 0], G[:, 1], s=10, color=sns.color_palette(PALETTE)[1], label="generated")
+        ax.set_title(name)
+    axes[0].legend(loc="best")
+    fig.supxlabel("PC1 of the real series")
+    fig.supylabel("PC2")
+    return legible(fig)

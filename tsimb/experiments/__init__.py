@@ -60,7 +60,8 @@ CHAPTERS.add("latent-adversarial", Chapter(
     "latent-adversarial", "Latent-space adversarial augmentation", "",
     "reconstructed from the abstract", ("kim2021latent",)))
 CHAPTERS.add("ib-gan", Chapter(
-    "ib-gan", "IB-GAN", "", "imputation balanced GAN; naive cGAN, AC-GAN, BAGAN", ("ibgan",)))
+    "ib-gan", "IB-GAN", "ib_gan", "imputation balanced GAN; naive conditional GAN, AC-GAN, BAGAN; generation quality",
+    ("ibgan",), ("tsimb.generative", "tsimb.data.imbalance"), "tsimb.experiments.ib_gan"))
 CHAPTERS.add("dissertation", Chapter(
     "dissertation", "GL-GAN, ICED, SRAT, Imb-Mix", "", "dissertation chapters 2 to 5", ("wang2023dissertation",)))
 
@@ -91,19 +92,59 @@ def chapter_table() -> str:
     return "\n".join(rows)
 
 
+def _stored_records(chapter: str, profile: str | None, store: RunStore | None) -> tuple[list[dict], int]:
+    """The stored runs behind chapter ``chapter``'s grids under ``profile``, and how many
+    of its configurations the store lacks."""
+    module = chapter_module(chapter)
+    store = store or default_store()
+    keys = {config_key(c) for grid in module.grids(profile).values() for c in grid}
+    if store is None:
+        return [], len(keys)
+    records = [r for k, r in store.records(module.CHAPTER).items() if k in keys]
+    return records, len(keys) - len(records)
+
+
 def provenance_line(chapter: str, profile: str | None = None, store: RunStore | None = None) -> str:
     """One line on the stored runs behind a chapter's results under ``profile``: how many,
     on what device, the total compute time, the commits (shown under each chapter's results)."""
-    module = chapter_module(chapter)
-    store = store or default_store()
-    if store is None:
+    if (store or default_store()) is None:
         return "no run store: every result on this page was computed in this session"
-    keys = {config_key(c) for grid in module.grids(profile).values() for c in grid}
-    records = [r for k, r in store.records(module.CHAPTER).items() if k in keys]
-    missing = len(keys) - len(records)
+    records, missing = _stored_records(chapter, profile, store)
     return describe_runs(records) + (f"; {missing} run(s) computed in this session" if missing else "")
+
+
+def chapter_cost(chapter: str, profile: str | None = None, store: RunStore | None = None) -> dict:
+    """What a chapter's grids under ``profile`` cost, from the stored provenance: the
+    number of runs stored and missing, and the compute minutes on CPUs and on GPUs."""
+    records, missing = _stored_records(chapter, profile, store)
+    minutes = {"cpu": 0.0, "cuda": 0.0}
+    for record in records:
+        kind = record["provenance"].get("device_type", "cpu")
+        minutes[kind] = minutes.get(kind, 0.0) + record["provenance"]["seconds"] / 60
+    return dict(runs=len(records), missing=missing, cpu_minutes=minutes["cpu"], gpu_minutes=minutes["cuda"])
+
+
+def running_note(chapter: str, profile: str | None = None, store: RunStore | None = None) -> str:
+    """The "Running this chapter" paragraph (Markdown): the profile, what its stored runs
+    cost on a CPU and on a GPU, and how to recompute them."""
+    profile = resolve_profile(profile)
+    cost = chapter_cost(chapter, profile, store)
+    cpu, gpu = cost["cpu_minutes"], cost["gpu_minutes"]
+    where = []
+    if cpu:
+        where.append(f"{cpu:,.0f} CPU-minutes")
+    if gpu:
+        where.append(f"{gpu:,.0f} GPU-minutes")
+    spent = " and ".join(where) or "no stored compute"
+    missing = (f" {cost['missing']} of its runs are not stored and are computed when the chapter runs."
+               if cost["missing"] else " Every run it needs is stored, so the chapter itself runs in minutes.")
+    gpu_note = "" if gpu else " No GPU run of this profile is stored yet."
+    return (f"This page shows the **`{profile}`** profile. Its {cost['runs']} stored runs took {spent} "
+            f"(`book/runs/{chapter}.jsonl`; recompute with `python -m tsimb run {chapter} --profile {profile}`)."
+            f"{missing}{gpu_note} The `full` profile (the paper's budgets) is for a GPU: "
+            f"`TSIMB_PROFILE=full` before starting Jupyter, or `python -m tsimb run {chapter} --profile full`.")
 
 
 __all__ = ["PROFILES", "resolve_profile", "RunOutput", "SkipRun", "run_grid", "summarise", "format_summary",
            "describe_runs", "RunStore", "config_key", "default_store_dir", "default_run_cache_dir", "CHAPTERS",
-           "Chapter", "chapter_module", "chapter_table", "written_chapters", "provenance_line"]
+           "Chapter", "chapter_module", "chapter_table", "written_chapters", "provenance_line", "chapter_cost", "running_note"]

@@ -1,0 +1,308 @@
+"""The book as a book: it reads offline, every chapter follows book/STYLE.md, and every
+chapter's Colab cell installs the pinned release from the configured repository."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jupytext
+import nbformat
+import pytest
+
+import tsimb
+from tsimb.booktools import (
+    colab_install_source,
+    glue,
+    is_install_cell,
+    repository_url,
+    sync_colab,
+)
+from tsimb.experiments import CHAPTERS
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+WRITTEN = [chapter.notebook for chapter in CHAPTERS.values() if not chapter.planned]
+NOTEBOOKS = sorted(path.name for path in BOOK.glob("*.py"))
+
+# book/STYLE.md: the level-2 headings every chapter has, in this order (others may be between)
+TEMPLATE = ("What you will learn", "Running this chapter", "The method", "The experiment",
+            "Beside the paper", "Summary", "Exercises", "References")
+MIN_EXERCISES = 3
+
+
+# ---------------------------------------------------------------- the built pages
+
+class _Assets(HTMLParser):
+    """The URLs of a page's scripts (``<script src>``) and stylesheets (``<link rel=stylesheet>``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[str] = []
+        self.stylesheets: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {name: value or "" for name, value in attrs}
+        if tag == "script" and attributes.get("src"):
+            self.scripts.append(attributes["src"])
+        rel = attributes.get("rel", "").lower().split()
+        if tag == "link" and attributes.get("href") and (
+                "stylesheet" in rel or {"preload", "modulepreload"} & set(rel)):
+            self.stylesheets.append(attributes["href"])
+
+
+def _external(url: str) -> bool:
+    return url.startswith("//") or urlsplit(url).scheme != ""
+
+
+@pytest.fixture(scope="module")
+def built_html(tmp_path_factory) -> Path:
+    """The book built into a temporary folder, as its HTML output folder (about 10 s)."""
+    pytest.importorskip("jupyter_book", reason="the book extra is not installed: pip install -e '.[book]'")
+    out = tmp_path_factory.mktemp("book")
+    build = subprocess.run(
+        [sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
+         "build", str(ROOT), "--path-output", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert build.returncode == 0, f"the book does not build:\n{build.stdout[-3000:]}\n{build.stderr[-3000:]}"
+    return out / "_build" / "html"
+
+
+def test_built_pages_reference_no_external_script_or_stylesheet(built_html):
+    pages = sorted(page for page in built_html.rglob("*.html")  # not the theme's templates in _static
+                   if not any(part.startswith("_") for part in page.relative_to(built_html).parts))
+    for notebook in ["intro", *WRITTEN]:
+        assert (built_html / "book" / f"{notebook}.html").is_file(), f"no page for book/{notebook}"
+    assert len(pages) >= len(WRITTEN) + 1
+
+    external, missing, math_scripts, math_without_renderer = [], [], [], []
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assets = _Assets()
+        assets.feed(html)
+        name = page.relative_to(built_html)
+        for url in assets.scripts + assets.stylesheets:
+            if _external(url):
+                external.append(f"{name}: {url}")
+            elif not (page.parent / urlsplit(url).path).is_file():
+                missing.append(f"{name}: {url}")
+        renderers = [url for url in assets.scripts if re.search(r"mathjax|katex", url, re.IGNORECASE)]
+        math_scripts += renderers
+        if re.search(r'class="[^"]*\bmath\b', html) and not renderers:
+            math_without_renderer.append(str(name))
+
+    assert not external, "pages load scripts or stylesheets from the network:\n" + "\n".join(external)
+    assert not missing, "pages reference local files the build does not contain:\n" + "\n".join(missing)
+    assert math_scripts, "no page loads a math renderer: the equations would show as raw TeX"
+    assert not math_without_renderer, f"pages with equations but no math renderer: {math_without_renderer}"
+
+
+# ---------------------------------------------------------------- the chapter template
+
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,}|:{3,})(.*)$")
+
+
+def _markdown_lines(notebook) -> tuple[list[str], list[tuple[int, str]]]:
+    """The lines of the markdown cells, in order, and the (index, title) of the level-2
+    headings among them: a ``## `` line inside a fenced block (code, directive) is not one."""
+    lines, headings, fence = [], [], None
+    for cell in notebook.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            match = _FENCE.match(line)
+            if fence is None and match:
+                fence = match.group(1)
+            elif fence is not None and match and not match.group(2).strip() \
+                    and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+                fence = None
+            elif fence is None and re.match(r"## (?!#)", line):
+                headings.append((len(lines), line[3:].strip()))
+            lines.append(line)
+        fence = None  # a block does not run on into the next cell
+    return lines, headings
+
+
+def _count_solutions(lines: list[str]) -> int:
+    """Folded solutions: ``{admonition} Solution`` with ``:class: dropdown``, or
+    ``{dropdown} Solution``, fenced with backticks or colons."""
+    count = 0
+    for i, line in enumerate(lines):
+        match = re.match(r"^\s*(?:`{3,}|:{3,})\{(admonition|dropdown)\}\s*(.*)$", line)
+        if not match or not match.group(2).strip().lower().startswith("solution"):
+            continue
+        if match.group(1) == "dropdown":
+            count += 1
+            continue
+        options = []
+        for option in lines[i + 1:]:
+            if not option.lstrip().startswith(":"):
+                break
+            options.append(option)
+        if any(re.match(r"^\s*:class:.*\bdropdown\b", option) for option in options):
+            count += 1
+    return count
+
+
+def _template_problem(notebook) -> str | None:
+    """What a chapter lacks of book/STYLE.md's template (``None``: it follows it)."""
+    lines, headings = _markdown_lines(notebook)
+    titles = [title for _, title in headings]
+    found, start = {}, 0
+    for k, wanted in enumerate(TEMPLATE):
+        at = next((j for j in range(start, len(headings))
+                   if headings[j][1].casefold().startswith(wanted.casefold())), None)
+        if at is None:
+            after = f" after '## {TEMPLATE[k - 1]}'" if k else ""
+            return f"no '## {wanted}...'{after}; its level-2 headings: {titles}"
+        found[wanted], start = headings[at][0], at + 1
+    solutions = _count_solutions(lines[found["Exercises"]:found["References"]])
+    if solutions < MIN_EXERCISES:
+        return (f"{solutions} folded solutions under '## Exercises', at least {MIN_EXERCISES} wanted "
+                "(```{admonition} Solution with :class: dropdown)")
+    return None
+
+
+@pytest.mark.parametrize("notebook", WRITTEN)
+def test_every_chapter_follows_the_template(notebook):
+    problem = _template_problem(jupytext.read(BOOK / f"{notebook}.py"))
+    assert problem is None, f"book/{notebook}.py does not follow book/STYLE.md: {problem}"
+
+
+def _chapter(*markdown: str):
+    """A percent-format notebook of these markdown cells."""
+    cells = ["# %% [markdown]\n" + "\n".join(f"# {line}".rstrip() for line in cell.splitlines()) + "\n"
+             for cell in markdown]
+    return jupytext.reads("\n".join(cells), fmt="py:percent")
+
+
+SOLUTION = "```{admonition} Solution\n:class: dropdown\n\nThe answer.\n```"
+
+
+def test_the_template_check_passes_a_chapter_that_follows_it_and_only_such():
+    sections = [f"## {title}\n\nText." for title in TEMPLATE]
+    exercises = sections.index("## Exercises\n\nText.")
+    folded = [f"1. Exercise {k}.\n\n{SOLUTION}" for k in range(3)]
+    good = sections[:exercises + 1] + folded + sections[exercises + 1:]
+    assert _template_problem(_chapter(*good)) is None
+    colon = good[:exercises + 1] + [":::{dropdown} Solution\nThe answer.\n:::"] * 3 + good[-1:]
+    assert _template_problem(_chapter(*colon)) is None
+    assert "2 folded" in _template_problem(_chapter(*good[:exercises + 1], *folded[1:], *good[-1:]))
+    unfolded = [f.replace(":class: dropdown", ":class: tip") for f in folded]
+    assert "0 folded" in _template_problem(_chapter(*good[:exercises + 1], *unfolded, *good[-1:]))
+    swapped = [sections[1], sections[0], *good[2:]]
+    assert "Running this chapter" in _template_problem(_chapter(*swapped))
+    fenced = ["```text\n## What you will learn\n```", *good[1:]]
+    assert "What you will learn" in _template_problem(_chapter(*fenced))
+
+
+# ---------------------------------------------------------------- the Colab cell
+
+@pytest.mark.parametrize("script", NOTEBOOKS)
+def test_the_colab_cell_installs_the_pinned_release_from_the_configured_repository(script):
+    expected = colab_install_source(repository_url(ROOT / "_config.yml"), tsimb.__version__)
+    cells = [cell for cell in jupytext.read(BOOK / script).cells if cell.cell_type == "code"]
+    assert cells, f"book/{script} has no code cell"
+    fix = ("run `python -m tsimb.booktools sync-colab`" if is_install_cell(cells[0].source) else
+           "make it the install cell alone (`python -m tsimb.booktools colab-cell` prints it)")
+    assert cells[0].source == expected, (
+        f"the first code cell of book/{script} is not the install cell for the configured repository "
+        f"and release: {fix}. It must be:\n{expected}\nIt is:\n{cells[0].source}")
+
+
+def test_the_book_has_chapters():
+    assert "intro.py" in NOTEBOOKS and len(NOTEBOOKS) >= len(WRITTEN) + 1
+
+
+# ---------------------------------------------------------------- tsimb.booktools
+
+def test_repository_url_reads_the_config(tmp_path):
+    config = tmp_path / "_config.yml"
+    config.write_text("title: t\nrepository:\n  url: https://example.org/me/tsimb/\n  branch: main\n")
+    assert repository_url(config) == "https://example.org/me/tsimb"
+    config.write_text("title: t\n")
+    with pytest.raises(ValueError, match="repository"):
+        repository_url(config)
+    with pytest.raises(FileNotFoundError):
+        repository_url(tmp_path / "absent.yml")
+
+
+def test_colab_install_source_installs_the_tag_on_colab_only(monkeypatch):
+    source = colab_install_source("https://example.org/me/tsimb", "1.2.3")
+    assert is_install_cell(source) and not is_install_cell(source + "\nimport numpy as np")
+    assert '"tsimb @ git+https://example.org/me/tsimb@v1.2.3"' in source
+    assert 'if "google.colab" in sys.modules:' in source
+    assert "check=True, capture_output=True" in source
+    compile(source, "<colab cell>", "exec")
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append((a, k)))
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(source, {})  # noqa: S102
+    assert calls == []  # elsewhere, nothing runs
+    monkeypatch.setitem(sys.modules, "google.colab", object())
+    exec(source, {})  # noqa: S102
+    (command,), options = calls[0]
+    assert command[1:5] == ["-m", "pip", "install", "-q"] and command[-1].endswith("@v1.2.3")
+    assert options == {"capture_output": True, "check": True}
+    with pytest.raises(ValueError):
+        colab_install_source('https://example.org/x"; import os', "1.2.3")
+
+
+HEADER = """# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+"""
+
+
+def test_sync_colab_rewrites_only_the_install_cell(tmp_path):
+    book = tmp_path / "book"
+    book.mkdir()
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://example.org/new/tsimb\n")
+    old = colab_install_source("https://example.org/old/tsimb", "0.0.1")
+    rest = '# %% [markdown]\n# ## Running this chapter\n\n# %% tags=["remove-input"]\nimport numpy as np\n'
+    chapter = HEADER + "\n# %% [markdown]\n# # A chapter\n\n# %%\n" + old + "\n\n" + rest
+    (book / "chapter.py").write_text(chapter)
+    paired = jupytext.reads(chapter, fmt="py:percent")
+    paired.cells[-1].outputs = [nbformat.v4.new_output("stream", text="kept\n")]
+    nbformat.write(paired, book / "chapter.ipynb")
+    assert sync_colab(book, version="9.9") == ["chapter.py", "chapter.ipynb"]
+    new = colab_install_source("https://example.org/new/tsimb", "9.9")
+    text = (book / "chapter.py").read_text()
+    assert text == chapter.replace(old, new)
+    notebook = nbformat.read(book / "chapter.ipynb", as_version=4)
+    assert notebook.cells[1].source == new and notebook.cells[-1].outputs[0].text == "kept\n"
+    assert sync_colab(book, version="9.9") == []
+
+    (book / "other.py").write_text(HEADER + "\n# %%\nimport numpy as np\n")
+    with pytest.raises(ValueError, match="other.py"):
+        sync_colab(book, version="1.0")
+    assert (book / "chapter.py").read_text() == text  # nothing changed
+
+
+def test_glue_stores_numpy_numbers_as_numbers_and_closes_figures(monkeypatch):
+    import matplotlib
+    import matplotlib.pyplot as plt
+    import myst_nb
+    import numpy as np
+
+    matplotlib.use("Agg")
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.update({name: value}))
+    glue("gain", np.float64(1.25), display=False)
+    assert type(glued["gain"]) is float and glued["gain"] == 1.25
+    fig, ax = plt.subplots()
+    glue("fig", ax, display=False)
+    assert glued["fig"] is fig and not plt.fignum_exists(fig.number)

@@ -1,0 +1,76 @@
+"""The IB-GAN chapter's experiment (tsimb.experiments.ib_gan) on tiny budgets: the paper's
+protocol, one run of each kind, replays, the published numbers and the claims."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tsimb.experiments import ib_gan as experiment
+from tsimb.experiments.runner import execute
+from tsimb.experiments.store import config_key
+
+GRIDS = experiment.grids("quick")
+
+
+def tiny(config: dict, epochs: int = 2) -> dict:
+    """``config`` with every budget cut to ``epochs`` epochs."""
+    out = {**config, "budget": {**config["budget"], "epochs": epochs}}
+    if out["gan"]:
+        out["gan"] = {**out["gan"], "epochs": epochs, "ae_epochs": epochs}
+    return out
+
+
+def pick(grid: str, dataset: str, method: str, seed: int = 0) -> dict:
+    return next(c for c in GRIDS[grid] if c["dataset"] == dataset and c["method"] == method and c["seed"] == seed)
+
+
+def test_the_protocol_thins_half_the_classes_and_keeps_the_test_split():
+    train, test = experiment.imbalanced_split("RacketSports", seed=0)
+    full, full_test = experiment.imbalanced_split("RacketSports", seed=0, fraction=0.0)
+    assert len(test) == len(full_test) and len(train) < len(full)
+    thinned = np.flatnonzero(train.class_counts() < full.class_counts())
+    assert len(thinned) == full.n_classes // 2
+    # Handwriting's smallest classes keep two series, so every generative method can learn them
+    assert experiment.imbalanced_split("Handwriting", seed=0)[0].class_counts().min() == 2
+
+
+@pytest.mark.parametrize("method", ["none", "smote", "cgan", "ibgan"])
+def test_one_run_of_each_kind_scores_the_test_split_and_records_the_thinned_classes(method):
+    record = execute(experiment.run_one, tiny(pick("paper", "RacketSports", method)))
+    metrics = record["metrics"]
+    assert 0 <= metrics["balanced_accuracy"] <= 1 and "minority_accuracy" in metrics
+    assert sum(k.startswith("dropped_class_") for k in metrics) == 2  # two of RacketSports' four classes
+    assert len(record["trace"]) == 2 and np.isfinite(record["trace"]).all()
+
+
+def test_a_replay_repeats_the_first_epochs_of_a_run_exactly():
+    config = tiny(pick("paper", "RacketSports", "ibgan"), epochs=3)
+    full = execute(experiment.run_one, config)
+    replay = execute(experiment.run_one, config, epochs=2)
+    assert replay["trace"] == full["trace"][:2]
+
+
+def test_a_quality_run_scores_what_a_gan_generates():
+    config = tiny(next(c for c in GRIDS["quality"] if c["method"] == "bagan"))
+    metrics = execute(experiment.run_one, config)["metrics"]
+    assert set(metrics) == {"discriminative_score", "tstr_recall", "diversity_ratio"}
+    assert 0 <= metrics["discriminative_score"] <= 0.5 and 0 <= metrics["tstr_recall"] <= 1
+
+
+def test_the_grids_cover_the_papers_sets_methods_and_pmiss_values():
+    settings = experiment.SETTINGS["quick"]
+    assert {c["dataset"] for c in GRIDS["paper"]} == {"Epilepsy", "FingerMovements", "Handwriting", "Libras",
+                                                      "RacketSports"}
+    assert {c["method"] for c in GRIDS["paper"]} == set(experiment.METHODS)
+    pmiss = {c["pmiss"] for c in GRIDS["pmiss"]} | {settings.ibgan.pmiss}
+    assert pmiss == set(settings.pmiss_values) and {0.0, 1.0} <= pmiss
+    assert len({config_key(c) for grid in GRIDS.values() for c in grid}) == sum(map(len, GRIDS.values()))
+
+
+def test_the_published_numbers_are_the_papers_tables_1_and_4():
+    paper = experiment.paper_results()
+    assert set(paper["table"].astype(str)) == {"1", "4"} and (paper["source"] == "paper (published)").all()
+    libras = paper.query("dataset == 'Libras' and method == 'none' and metric == 'balanced_accuracy'")
+    assert libras["value"].tolist() == [0.064]  # Table 4: the uncorrected classifier at chance (1/15)
+    assert {c.better for c in experiment.CLAIMS} <= {"ibgan", "ibgan-0.1"}

@@ -1,0 +1,219 @@
+"""The book's build helpers: the Colab install cell, generated from one setting, and
+:func:`glue`, myst-nb's glue made safe for the chapters' numbers and figures.
+
+The repository URL is set once, in the book's ``_config.yml`` (``repository: url:``), and
+the release in ``tsimb.__version__``. Every chapter's first code cell installs that tagged
+release on Colab (the release whose outputs the page shows) and does nothing elsewhere.
+After changing either, run ``python -m tsimb.booktools sync-colab`` and re-execute.
+
+The contract with the chapters (``book/*.py``, jupytext percent format, paired with
+``book/*.ipynb``):
+
+* the first code cell (the first ``# %%`` cell that is not ``[markdown]``) is the install
+  cell and holds nothing else: the imports go in the next code cell;
+* its source is exactly :func:`colab_install_source` for the configured URL and version;
+  :func:`is_install_cell` recognises it (and an older one, for another URL or release): it
+  holds only ``import subprocess``, ``import sys`` and ``if "google.colab" in sys.modules:``.
+
+:func:`sync_colab` replaces the source of that cell only, in each ``.py`` and, when its
+first code cell is an install cell too, in the paired ``.ipynb`` (whose outputs stay); it
+leaves every other cell, the metadata and the header as they are (and warns about an
+``.ipynb`` that is not re-paired with its script yet). A chapter whose first code
+cell is anything else (imports, say) is an error, not something overwritten: print the cell
+with ``python -m tsimb.booktools colab-cell`` and put it in front of the chapter's imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+__all__ = ["colab_install_source", "glue", "is_install_cell", "main", "repository_url", "sync_colab"]
+
+_ROOT = Path(__file__).resolve().parents[1]  # the repository (an editable install)
+_URL = re.compile(r"https?://[^\s\"'\\@]+")
+
+
+def repository_url(config_path: str | Path | None = None) -> str:
+    """The book's repository URL, ``repository: url:`` in ``_config.yml`` (by default the
+    one at the repository's root), without a trailing slash."""
+    import yaml
+
+    path = Path(config_path) if config_path is not None else _ROOT / "_config.yml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no book configuration at {path}; pass the path to _config.yml")
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    url = (config.get("repository") or {}).get("url")
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError(f"{path} sets no repository URL: add `repository: url: https://...`")
+    return url.strip().rstrip("/")
+
+
+def colab_install_source(url: str, version: str) -> str:
+    """The exact source of a chapter's first code cell: on Colab only, quietly pip-install
+    ``tsimb @ git+{url}@v{version}`` (Colab has PyTorch already), with pip's output captured."""
+    url = url.strip().rstrip("/")
+    if not _URL.fullmatch(url):
+        raise ValueError(f"not a plain http(s) repository URL: {url!r}")
+    if not re.fullmatch(r"[0-9A-Za-z.+_-]+", version or ""):
+        raise ValueError(f"not a release version: {version!r}")
+    requirement = f"tsimb @ git+{url}@v{version}"
+    return (
+        "import subprocess\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{requirement}"],\n'
+        "                   check=True, capture_output=True)"
+    )
+
+
+def is_install_cell(source: str) -> bool:
+    """Whether a code cell is a Colab install cell (of any URL and release): only
+    ``import subprocess``, ``import sys`` and ``if "google.colab" in sys.modules:`` blocks."""
+    try:
+        statements = ast.parse(source).body
+    except SyntaxError:
+        return False
+    guarded = False
+    for statement in statements:
+        if isinstance(statement, ast.Import) and {a.name for a in statement.names} <= {"subprocess", "sys"}:
+            continue
+        if isinstance(statement, ast.If) and ast.unparse(statement.test) == "'google.colab' in sys.modules":
+            guarded = True
+            continue
+        return False
+    return guarded
+
+
+def glue(name: str, value: Any, display: bool = True) -> None:
+    """:func:`myst_nb.glue` for the chapters: glue ``value`` under ``name`` for
+    ``{glue:text}`` / ``{glue:figure}`` in the prose.
+
+    A NumPy scalar is glued as the Python number (so ``{glue:text}`name:.1f``` can format
+    it; NumPy 2 prints ``np.float64(...)``, which myst-nb cannot); an Axes or a seaborn grid
+    as its figure, which is then closed, so that the cell does not show it a second time.
+    Where myst-nb is not installed (Colab), a figure is shown instead, and any value when
+    ``display``."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    if isinstance(value, np.generic):
+        value = value.item()
+    if not isinstance(value, Figure) and isinstance(getattr(value, "figure", None), Figure):
+        value = value.figure
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        myst_glue = None
+    if myst_glue is not None:
+        myst_glue(name, value, display=display)
+    elif display or isinstance(value, Figure):
+        from IPython.display import display as show
+
+        show(value)
+    if isinstance(value, Figure):
+        import matplotlib.pyplot as plt
+
+        plt.close(value)
+
+
+def _first_code_cell(notebook) -> int | None:
+    return next((i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"), None)
+
+
+def _header(text: str) -> str:
+    """The jupytext YAML header (``# ---`` ... ``# ---``) that opens a percent script, or ''."""
+    match = re.match(r"# ---\n.*?^# ---\n", text, flags=re.DOTALL | re.MULTILINE)
+    return match.group(0) if match else ""
+
+
+def _is_percent_notebook(text: str) -> bool:
+    return "format_name: percent" in _header(text)
+
+
+def sync_colab(book_dir: str | Path, url: str | None = None, version: str | None = None) -> list[str]:
+    """Rewrite the install cell (the first code cell) of every chapter in ``book_dir`` to
+    :func:`colab_install_source`; returns the names of the files it changed.
+
+    ``url`` defaults to :func:`repository_url` of ``book_dir/../_config.yml``, ``version`` to
+    ``tsimb.__version__``. Raises :class:`ValueError`, changing nothing, when a chapter's
+    first code cell is not an install cell (see the module's docstring)."""
+    import jupytext
+    import nbformat
+
+    book_dir = Path(book_dir)
+    if url is None:
+        url = repository_url(book_dir.resolve().parent / "_config.yml")
+    if version is None:
+        from . import __version__ as version
+    source = colab_install_source(url, version)
+
+    scripts = sorted(p for p in book_dir.glob("*.py") if _is_percent_notebook(p.read_text(encoding="utf-8")))
+    plans: list[tuple[Path, object, int]] = []
+    wrong = []
+    for script in scripts:
+        notebook = jupytext.read(script)
+        index = _first_code_cell(notebook)
+        if index is None or not is_install_cell(notebook.cells[index].source):
+            wrong.append(script.name)
+        else:
+            plans.append((script, notebook, index))
+    if wrong:
+        raise ValueError(f"the first code cell of {', '.join(wrong)} is not the Colab install cell "
+                         f"alone: make it the output of `python -m tsimb.booktools colab-cell`, with "
+                         f"the imports in the next cell")
+
+    changed = []
+    for script, notebook, index in plans:
+        if notebook.cells[index].source != source:
+            notebook.cells[index].source = source
+            original = script.read_text(encoding="utf-8")
+            text = jupytext.writes(notebook, fmt="py:percent")
+            # keep the header as it was (jupytext would add its own version to it)
+            script.write_text(_header(original) + text[len(_header(text)):], encoding="utf-8")
+            changed.append(script.name)
+        paired = script.with_suffix(".ipynb")
+        if paired.is_file():
+            ipynb = nbformat.read(paired, as_version=nbformat.NO_CONVERT)
+            cell = _first_code_cell(ipynb)
+            if cell is None or not is_install_cell(ipynb.cells[cell].source):
+                warnings.warn(f"{paired.name} is not paired with {script.name} (its first code cell is "
+                              f"not an install cell): re-execute it from the script", stacklevel=2)
+            elif ipynb.cells[cell].source != source:
+                ipynb.cells[cell].source = source
+                nbformat.write(ipynb, paired)
+                changed.append(paired.name)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tsimb.booktools sync-colab [--book-dir book]`` or ``... colab-cell``."""
+    parser = argparse.ArgumentParser(prog="python -m tsimb.booktools", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    sync = commands.add_parser("sync-colab", help="rewrite every chapter's Colab install cell")
+    sync.add_argument("--book-dir", default=str(_ROOT / "book"), help="the chapters' folder (default: %(default)s)")
+    cell = commands.add_parser("colab-cell", help="print the Colab install cell")
+    cell.add_argument("--config", default=None, help="the book's _config.yml (default: the repository's)")
+    args = parser.parse_args(argv)
+    if args.command == "colab-cell":
+        from . import __version__
+
+        print(colab_install_source(repository_url(args.config), __version__))
+        return 0
+    try:
+        changed = sync_colab(args.book_dir)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print("changed: " + ", ".join(changed) if changed else "every install cell is up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
