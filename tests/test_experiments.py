@@ -157,7 +157,7 @@ def test_verify_replays_long_runs_and_compares_their_trace(tmp_path):
 def test_the_verify_sample_rotates_with_the_commit_and_keeps_reference_and_own_method():
     from tsimb.experiments.verify import sample_runs
 
-    records = {f"k{i}": dict(key=f"k{i}", config=dict(method=m, seed=i), metrics={})
+    records = {f"k{i}": dict(key=f"k{i}", config=dict(method=m, seed=i), metrics={}, trace=[0.5])
                for i, m in enumerate(["none", "ros", "smote", "ldam-drw", "focal", "rus"] * 3)}
     picks = {c: [r["key"] for r in sample_runs(records, 3, c, "none", ("ldam-drw",))] for c in ("a", "b", "c")}
     for keys in picks.values():
@@ -165,3 +165,21 @@ def test_the_verify_sample_rotates_with_the_commit_and_keeps_reference_and_own_m
         assert len(keys) == 3 and "none" in methods and "ldam-drw" in methods
     assert len({tuple(v) for v in picks.values()}) > 1  # other commits, other runs
     assert picks["a"] == [r["key"] for r in sample_runs(records, 3, "a", "none", ("ldam-drw",))]
+
+
+def test_verify_never_draws_a_run_without_a_trace_it_could_not_re_execute_exactly():
+    from tsimb.experiments.runner import numerics
+    from tsimb.experiments.verify import sample_runs
+    from tsimb.runtime import get_device
+
+    here = numerics(get_device(), 1)
+
+    def record(i, trace, seconds, where=here):
+        return dict(key=f"k{i}", config=dict(method="none" if i == 0 else "x", seed=i), metrics={}, trace=trace,
+                    provenance=dict(seconds=seconds, numerics=where, threads=1))
+
+    records = {"k0": record(0, [0.5], 100.0), "k1": record(1, [], 100.0), "k2": record(2, [], 1.0),
+               "k3": record(3, [0.4], 1.0), "k4": record(4, [], 1.0, where="cuda/H100/torch2.13")}
+    drawn = {r["key"] for r in sample_runs(records, 5, "a", "none", ("x",), full_seconds=20.0)}
+    # k1: no trace to replay and too long to re-execute; k4: no trace, made elsewhere
+    assert drawn == {"k0", "k2", "k3"}

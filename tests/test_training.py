@@ -296,3 +296,16 @@ def test_fit_refuses_an_unknown_optimizer(make_series):
     X, y = make_series([10, 5])
     with pytest.raises(ValueError, match="optimizer"):
         _train(X, y, optimizer="lbfgs")
+
+
+def test_milestones_step_before_a_plateau_schedule_and_history_records_the_rate_after_each_epoch(make_series):
+    from tsimb.models import build_model
+    from tsimb.train import PlateauSchedule, fit
+
+    X, y = make_series([8, 8], seed=0)
+    # patience 0 with a loss that cannot improve every epoch: the plateau halves the rate at
+    # some epochs; the milestone divides it by ten at epoch 2, and min_lr bounds the result
+    history = fit(build_model("cnn", X.shape[1], 2), X, y, epochs=4, lr=1e-2, lr_milestones=[2], lr_gamma=0.1,
+                  callbacks=[PlateauSchedule(factor=0.5, patience=0, min_lr=1e-3)])
+    assert len(history.lr) == 4 and min(history.lr) >= 1e-3 - 1e-12
+    assert history.lr[1] <= 1e-3 + 1e-12  # the milestone (stepped first) took 1e-2 down to at most 1e-3

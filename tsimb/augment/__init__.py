@@ -1,5 +1,5 @@
 """Augmentation: ODE-guided (In-Clamp/In-Sign/Out-Sign/Rand-Grad) and spectral (Spec-Den)
-augmentations, the Feat-Sim loss, and training on augmented minibatches as :func:`fit`
+augmentations, the Feat-Sim loss, and training on augmented minibatches as :func:`tsimb.train.fit`
 callbacks. Mixing augmentations (Remix, Imb-Mix) of later chapters go here too."""
 
 from .ode_guided import (

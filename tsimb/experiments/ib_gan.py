@@ -55,6 +55,9 @@ class ClassifierBudget:
 
 @dataclass(frozen=True)
 class IBGANChapterSettings:
+    """One profile of the chapter: the grids' data sets, methods, seeds and budgets, the
+    ``pmiss`` sweep, the quality grid, and the protocol's constants."""
+
     datasets: tuple[str, ...]
     methods: tuple[str, ...]
     seeds: tuple[int, ...]
@@ -204,7 +207,8 @@ def run_one(config: dict, epochs: int | None = None) -> RunOutput:
     metrics = evaluate(test.y, proba, majority, minority)
     metrics["predicted_classes"] = float(len(set(proba.argmax(1).tolist())))  # 1: a constant predictor
     metrics["train_series"] = float(len(imbalanced))
-    metrics.update({f"dropped_class_{k}": 1.0 for k in dropped_classes(test.n_classes, config["seed"])})
+    n_labels = int(load_train_test(config["dataset"])[0].y.max()) + 1  # as drop_half_of_classes draws them
+    metrics.update({f"dropped_class_{k}": 1.0 for k in dropped_classes(n_labels, config["seed"])})
     return RunOutput(metrics, trace)
 
 
@@ -226,7 +230,10 @@ def datasets(profile: str | None = None) -> set[str]:
 
 def grids(profile: str | None = None) -> dict[str, list[dict]]:
     """The chapter's grids: ``paper`` (every method under the paper's budget), ``trained``
-    (the same under the properly trained FCN) and ``pmiss`` (IB-GAN's sweep, paper budget)."""
+    (the second budget's methods under the properly trained FCN), ``pmiss`` (IB-GAN's
+    sweep, paper budget) and ``quality`` (what each GAN generates, second budget). The
+    stored ``ibgan_settings`` keep IBGANSettings' own epochs, batch size and classifier
+    learning rate; a run takes those three from its ``budget`` (:func:`run_one`)."""
     s = SETTINGS[resolve_profile(profile)]
     paper, trained = s.budgets
     return {
@@ -235,14 +242,18 @@ def grids(profile: str | None = None) -> dict[str, list[dict]]:
                     for seed in s.trained_seeds],
         "pmiss": [_config(d, "ibgan", seed, paper, s, pmiss) for d in s.datasets for pmiss in s.pmiss_values
                   if pmiss != s.ibgan.pmiss for seed in s.pmiss_seeds],
-        "quality": [{**_config(d, m, seed, trained, s), "kind": "quality"} for d in s.quality_datasets
-                    for m in (*GANS, "ibgan") for seed in s.quality_seeds],
+        # IB-GAN twice: at its pmiss its series are imputations of the very real ones they are
+        # scored against (90% copied at 0.1), so it is also scored at pmiss 1, from noise as the GANs
+        "quality": [{**_config(d, m, seed, trained, s, pmiss), "kind": "quality"} for d in s.quality_datasets
+                    for m, pmiss in (*((g, None) for g in GANS), ("ibgan", None), ("ibgan", 1.0))
+                    for seed in s.quality_seeds],
     }
 
 
 def run(profile: str | None = None, grid: str = "paper", progress: bool | None = None, **runner) -> pd.DataFrame:
-    """One of :func:`grids` as a tidy table (dataset, classifier, method, pmiss, seed, metric,
-    value); ``pmiss`` includes the main grid's IB-GAN runs at the default ``pmiss``."""
+    """One of :func:`grids` as a tidy table (dataset, imbalance, ratio, protocol, classifier,
+    model, method, pmiss, seed, metric, value; ``kind`` for the quality grid); ``pmiss``
+    includes the main grid's IB-GAN runs at the default ``pmiss``."""
     configs = grids(profile)[grid]
     if grid == "pmiss":
         configs = configs + [c for c in grids(profile)["paper"] if c["method"] == "ibgan"]

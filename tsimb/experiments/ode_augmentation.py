@@ -132,7 +132,7 @@ def fitted_odenet(dataset: str, imbalance: Imbalance, seed: int, budget: ODEBudg
 
 
 def run_one(config: dict, epochs: int | None = None) -> RunOutput:
-    """Train and evaluate one configuration (keys as built by :func:`configs`); with
+    """Train and evaluate one configuration (keys as built by :func:`grids`); with
     ``epochs``, train only that many epochs and return the loss trace (a replay)."""
     train, test = load_train_test(config["dataset"])
     imbalance = Imbalance(config["imbalance"], config["ratio"])

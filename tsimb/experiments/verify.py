@@ -51,11 +51,18 @@ class Check:
 
 
 def sample_runs(records: dict[str, dict], n: int, commit: str, reference: str,
-                own: tuple[str, ...]) -> list[dict]:
+                own: tuple[str, ...], full_seconds: float = FULL_SECONDS) -> list[dict]:
     """``n`` (at least 3) stored runs, drawn with ``commit`` as seed: one of the
     ``reference`` method, one of an ``own`` method, the rest at random. Skipped runs are
-    not drawn (there is nothing to compare)."""
-    usable = [records[k] for k in sorted(records) if "skipped" not in records[k]]
+    not drawn (there is nothing to compare), nor runs without a training trace (the
+    IB-GAN chapter's generation-quality scores) unless they can be re-executed in full
+    here: at most ``full_seconds`` long, made with this machine's numerics."""
+    def checkable(record: dict) -> bool:  # a run without a trace can only be re-executed exactly, here
+        prov = record.get("provenance", {})
+        return bool(record.get("trace")) or (prov.get("seconds", math.inf) <= full_seconds and prov.get(
+            "numerics") == numerics(get_device(), int(prov.get("threads") or 1)))
+
+    usable = [records[k] for k in sorted(records) if "skipped" not in records[k] and checkable(records[k])]
     rng = np.random.default_rng(int(hashlib.sha256(commit.encode()).hexdigest()[:12], 16))
     chosen: list[dict] = []
     for wanted in ((reference,), own):
@@ -122,7 +129,7 @@ def verify(chapters: list[str] | None = None, sample: int = SAMPLE, store: RunSt
             rows.append(Check(chapter, "-", "-", "-", -1, "-", False, f"no stored runs in {store.path(chapter)}"))
             continue
         for record in sample_runs(records, sample, f"{commit}/{chapter}", module.REFERENCE_METHOD,
-                                  tuple(module.OWN_METHODS)):
+                                  tuple(module.OWN_METHODS), full_seconds):
             rows.append(verify_run(chapter, record, full_seconds, replay_epochs, tolerance))
     return pd.DataFrame([r.__dict__ for r in rows])
 

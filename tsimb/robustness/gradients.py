@@ -12,7 +12,7 @@ from ..models import Classifier
 
 def loss_gradient(model: Classifier, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """``d CE(model(x), y) / dx`` with the loss summed over the batch, so each series'
-    gradient does not depend on the batch size. Call it inside :func:`evaluating`."""
+    gradient does not depend on the batch size. Call it inside :func:`tsimb.runtime.evaluating`."""
     x = x.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(F.cross_entropy(model(x), y, reduction="sum"), x)
     return grad

@@ -125,8 +125,9 @@ def fit(
         raise ValueError("need at least two training series")
     if loss_reduction not in ("weighted_mean", "mean"):
         raise ValueError(f"loss_reduction must be 'weighted_mean' or 'mean', got {loss_reduction!r}")
-    callbacks = [*([ClassWeights(class_weight)] if class_weight is not None else []), *callbacks,
-                 *([StepDecay(lr_milestones, lr_gamma)] if len(lr_milestones) else [])]
+    # the shorthands first: milestones step before a plateau schedule, as they always have
+    callbacks = [*([ClassWeights(class_weight)] if class_weight is not None else []),
+                 *([StepDecay(lr_milestones, lr_gamma)] if len(lr_milestones) else []), *callbacks]
 
     device = get_device(device)
     model.to(device)
