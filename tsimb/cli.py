@@ -98,7 +98,8 @@ def _bench(args: argparse.Namespace) -> int:
 
         result = benchmark_gan(repeats=args.repeats, device=args.device)
         for key, value in result.items():
-            print(f"{key:>28}: {value:,.1f}" if isinstance(value, float) else f"{key:>28}: {value}")
+            shown = (f"{value:,.0f}" if value >= 100 else f"{value:.3f}") if isinstance(value, float) else value
+            print(f"{key:>28}: {shown}")
         return 0
     result = benchmark(n=args.n, length=args.length, epochs=args.epochs, batch_size=args.batch_size,
                        repeats=args.repeats, device=args.device)
