@@ -60,14 +60,14 @@ if "google.colab" in sys.modules:
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import Markdown
 
 import tsimb
 from tsimb.booktools import glue
 from tsimb.data import class_halves, dropped_classes, load_train_test
-from tsimb.evaluation import check_claims, flag_runs
+from tsimb.evaluation import beside_paper_grid, check_claims, flag_runs
 from tsimb.experiments import ib_gan as experiment
-from tsimb.experiments import provenance_line, resolve_profile, running_note, summarise
+from tsimb.experiments import format_summary, provenance_line, resolve_profile, running_note, summarise
 from tsimb.generative import admissible_bound, train_ibgan
 from tsimb.plots import legible, plot_generated_projection, plot_generated_series, plot_metric_vs, set_style
 
@@ -299,17 +299,10 @@ PAPER_CLASSIFIER = {name: "cnn" if name in experiment.TABLE_1 else "vgg" for nam
 published_here = published[[PAPER_CLASSIFIER[d] == c for d, c in zip(published["dataset"], published["classifier"])]]
 
 
-def beside(ours: pd.DataFrame, metric: str, methods=SETTINGS.methods) -> pd.DataFrame:
+def beside(ours: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Method x data set: ours as mean ± sd over seeds, the paper's value in brackets (%)."""
-    stats = summarise(ours, ["dataset", "method"], [metric])
-    paper = published_here[published_here["metric"] == metric].set_index(["dataset", "method"])["value"]
-    cell = {}
-    for row in stats.itertuples():
-        p = paper.get((row.dataset, row.method))
-        cell[(row.method, row.dataset)] = (f"{100 * row.mean:.1f} ± {100 * row.std:.1f}"
-                                           + (f" ({100 * p:.1f})" if p is not None else ""))
-    table = pd.Series(cell).unstack()
-    return table.reindex(index=list(methods), columns=list(SETTINGS.datasets)).fillna("")
+    grid = beside_paper_grid(ours, published_here, metric)
+    return grid.reindex(index=list(SETTINGS.methods), columns=list(SETTINGS.datasets)).fillna("")
 
 
 # %% [markdown]
@@ -412,8 +405,7 @@ both_budgets = pd.concat([
     paper_grid[paper_grid["seed"].isin(SETTINGS.trained_seeds) & paper_grid["method"].isin(SETTINGS.trained_methods)],
     trained_grid])
 stats = summarise(both_budgets, ["dataset", "classifier", "method"], ["balanced_accuracy"])
-stats["cell"] = [f"{100 * m:.1f} ± {100 * s:.1f}" for m, s in zip(stats["mean"], stats["std"])]
-budget_table = stats.pivot_table(index=["dataset", "method"], columns="classifier", values="cell", aggfunc="first")
+budget_table = format_summary(stats, ["dataset", "method"], "classifier", digits=1, scale=100)
 budget_table.reindex(pd.MultiIndex.from_product([SETTINGS.datasets, SETTINGS.trained_methods]))
 
 # %% tags=["remove-cell"]
@@ -447,9 +439,8 @@ glue("quality-sets", ", ".join(SETTINGS.quality_datasets), display=False)
 quality_grid = quality_grid.assign(method=[m if m != "ibgan" else f"ibgan (pmiss {p:g})"
                                            for m, p in zip(quality_grid["method"], quality_grid["pmiss"])])
 quality = summarise(quality_grid, ["method"], ["discriminative_score", "tstr_recall", "diversity_ratio"])
-quality["cell"] = [f"{m:.2f} ± {s:.2f}" for m, s in zip(quality["mean"], quality["std"])]
-quality_table = quality.pivot(index="method", columns="metric", values="cell")[
-    ["discriminative_score", "tstr_recall", "diversity_ratio"]]
+quality_table = format_summary(quality, ["method"], digits=2)[["discriminative_score", "tstr_recall",
+                                                               "diversity_ratio"]]
 quality_table.columns = ["discriminative (0 best)", "TSTR recall", "diversity (1 = data)"]
 discriminative = quality[quality["metric"] == "discriminative_score"].set_index("method")["mean"]
 glue("n-told-apart", int((discriminative >= 0.45).sum()), display=False)

@@ -89,3 +89,14 @@ def test_flag_runs_marks_constant_predictors_and_outlying_seeds():
     assert "constant predictor" in flags["reason"].item() and "below its seed siblings" in flags["reason"].item()
     healthy = pd.DataFrame([r for r in rows if r["seed"] != 3])
     assert flag_runs(healthy, "clean_accuracy", ["dataset", "method"]).empty
+
+
+def test_beside_paper_grid_puts_the_papers_value_in_brackets_only_where_it_has_one():
+    from tsimb.evaluation import beside_paper_grid
+
+    ours = pd.DataFrame([dict(dataset=d, method=m, seed=s, metric="balanced_accuracy", value=v + 0.1 * s)
+                         for d, v in (("A", 0.5), ("B", 0.2)) for m in ("none", "ibgan") for s in (0, 1)])
+    paper = pd.DataFrame([dict(dataset="A", method="ibgan", metric="balanced_accuracy", value=0.6)])
+    grid = beside_paper_grid(ours, paper, "balanced_accuracy")
+    assert grid.loc["ibgan", "A"] == "55.0 ± 7.1 (60.0)"
+    assert grid.loc["none", "B"] == "25.0 ± 7.1"  # no published value: no brackets

@@ -140,3 +140,16 @@ def beside_paper(ours: pd.DataFrame, paper: pd.DataFrame, index: list[str], metr
     wide.columns = [f"{m.replace('_accuracy', '')}: {'ours' if s == 'ours' else 'paper (published)'}"
                     for m, s in wide.columns]
     return wide
+
+
+def beside_paper_grid(ours: pd.DataFrame, paper: pd.DataFrame, metric: str, rows: str = "method",
+                      columns: str = "dataset", scale: float = 100, digits: int = 1) -> pd.DataFrame:
+    """One ``metric`` as a ``rows`` x ``columns`` grid: ours as ``mean ± sd`` over seeds, the
+    paper's published value in brackets where it has one (the IB-GAN chapter's Tables 1
+    and 4 beside ours). ``paper`` is tidy with the same ``rows``/``columns`` keys."""
+    stats = ours[ours["metric"] == metric].groupby([rows, columns])["value"].agg(["mean", "std"])
+    published = paper[paper["metric"] == metric].set_index([rows, columns])["value"]
+    cells = {key: f"{m * scale:.{digits}f} ± {sd * scale:.{digits}f}"
+             + (f" ({published[key] * scale:.{digits}f})" if key in published.index else "")
+             for key, m, sd in zip(stats.index, stats["mean"], stats["std"].fillna(0.0))}
+    return pd.Series(cells).unstack()

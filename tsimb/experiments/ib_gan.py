@@ -179,7 +179,7 @@ def run_one(config: dict, epochs: int | None = None) -> RunOutput:
     if config.get("kind") == "quality":
         return run_quality(config) if epochs is None else RunOutput({}, [])
     imbalanced, test = imbalanced_split(config["dataset"], config["seed"], config["drop_fraction"], config["min_keep"])
-    train = imbalanced
+    train = imbalanced  # replaced by the oversampled set for the two-stage GANs
     budget = Budget(**config["budget"])
     method = config["method"]
     if method == "ibgan":
