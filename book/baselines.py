@@ -47,14 +47,16 @@ from IPython.display import Markdown, display
 import tsimb
 from tsimb.booktools import glue
 from tsimb.evaluation import rank_methods
-from tsimb.experiments import baselines as experiment
+from tsimb.experiments import experiment as chapter_experiment
 from tsimb.experiments import format_summary, provenance_line, resolve_profile, running_note, summarise
+from tsimb.methods import METHODS
 from tsimb.plots import plot_metric_vs, plot_per_class_metric, set_style
-from tsimb.train import METHODS, RECIPES, train_baseline
+from tsimb.train import BASELINE_METHODS
 
 PROFILE = resolve_profile()
 DEVICE = tsimb.get_device()
-SETTINGS = experiment.SETTINGS[PROFILE]
+experiment = chapter_experiment("baselines")
+SETTINGS = experiment.settings_for(PROFILE)
 set_style()
 
 # %% tags=["remove-input"]
@@ -151,11 +153,11 @@ epochs of Adam at {SETTINGS.budget.lr:g}, batches of {SETTINGS.budget.batch_size
 # the class border. We use imbalanced-learn's implementations with
 # $k = \min(5, n_{\min} - 1)$, since our minority classes can be tiny.
 #
-# In code, each method is one name of the registry `tsimb.train.RECIPES`, trained by
-# `tsimb.train.train_baseline(method, model, train, budget, seed)`:
+# In code, each method is one entry of the method registry `tsimb.methods.METHODS`,
+# trained by `METHODS[method].train(train, model=..., budget=..., seed=...)`:
 
 # %% tags=["remove-input"]
-pd.DataFrame({"what it does": {m: RECIPES.summary(m) for m in RECIPES}}).rename_axis("method")
+pd.DataFrame({"what it does": {m: METHODS.summary(m) for m in BASELINE_METHODS}}).rename_axis("method")
 
 # %% [markdown]
 # ### Metrics
@@ -183,8 +185,8 @@ print("training counts:", imbalanced.class_counts().tolist(), "| minority classe
 
 rows = {}
 for method in ["none", "ldam-drw"]:
-    model, history = train_baseline(method, "resnet", imbalanced, SETTINGS.budget, seed=0, device=DEVICE)
-    scores = tsimb.evaluate(test.y, tsimb.predict_proba(model, test.X), majority, minority)
+    trained = METHODS[method].train(imbalanced, model="resnet", budget=SETTINGS.budget, seed=0, device=DEVICE)
+    scores = tsimb.evaluate(test.y, tsimb.predict_proba(trained.classifier, test.X), majority, minority)
     rows[method] = {k: scores[k] for k in ["accuracy", "balanced_accuracy", "macro_f1", "minority_accuracy"]}
 pd.DataFrame(rows).T.round(3)
 
@@ -200,7 +202,7 @@ pd.DataFrame(rows).T.round(3)
 # seed, metric), read from the run store.
 
 # %% tags=["hide-input"]
-results = experiment.run(PROFILE, progress=True)
+results = experiment.run(PROFILE, "main", progress=True)
 HEADLINE = ["balanced_accuracy", "macro_f1", "minority_accuracy"]
 summary = summarise(results, ["dataset", "protocol", "model", "method"], HEADLINE)
 print(provenance_line("baselines", PROFILE))
@@ -213,7 +215,7 @@ print(provenance_line("baselines", PROFILE))
 for model in SETTINGS.models:
     rows = summary[(summary["model"] == model) & (summary["metric"] == "balanced_accuracy")]
     wide = format_summary(rows, index=["method"], columns=["dataset", "protocol"], digits=1, scale=100)
-    display(Markdown(f"**{model.upper()}**"), wide.sort_index(axis=1).reindex(list(METHODS)).fillna(""))
+    display(Markdown(f"**{model.upper()}**"), wide.sort_index(axis=1).reindex(list(BASELINE_METHODS)).fillna(""))
 
 # %% [markdown]
 # ### Which corrections help, on average
@@ -276,7 +278,7 @@ glue("recall-minority", ", ".join(map(str, tsimb.class_halves(
 # the minority classes shrink (ratio 1 is the balanced split; {numref}`fig-baselines-sweep`).
 
 # %% tags=["remove-cell"]
-sweep = experiment.run_sweep(PROFILE, progress=True)
+sweep = experiment.run(PROFILE, "sweep", progress=True)
 ax = plot_metric_vs(sweep, x="ratio", metric="balanced_accuracy", hue="method")
 ax.set_xlabel("imbalance ratio (step)")
 glue("fig-sweep", ax.figure, display=False)
@@ -306,7 +308,7 @@ sweep_summary.pivot_table(index="method", columns="ratio", values="mean").mul(10
 # same epochs and seeds (`ldam-drw-sgd` is the reference schedule):
 
 # %% tags=["remove-input"]
-schedules = experiment.run_ldam_schedule(PROFILE, progress=True)
+schedules = experiment.run(PROFILE, "ldam_schedule", progress=True)
 schedule_summary = summarise(schedules, ["method"], HEADLINE)
 format_summary(schedule_summary, ["method"], digits=1, scale=100)[HEADLINE]
 
@@ -369,7 +371,7 @@ glue("ldam-sgd", 100 * float(schedule_summary.query("method == 'ldam-drw-sgd' an
 # ```{admonition} Solution
 # :class: dropdown
 # Under-sampling cuts every class to the smallest count, three series, so the ResNet
-# trains on 27 series instead of 162: `train_baseline` draws them with
+# trains on 27 series instead of 162: the `rus` recipe draws them with
 # `random_resample_index(y, "under", seed)`. The classes are balanced, but so little data
 # is left that the majority classes lose recall while the minority classes gain some.
 # Whether balanced accuracy ends above or below `none`'s depends on the data set: the
@@ -377,9 +379,9 @@ glue("ldam-sgd", 100 * float(schedule_summary.query("method == 'ldam-drw-sgd' an
 # ```
 #
 # 2. LDAM's margins grow as $n_c^{-1/4}$. Train the hand-run's `ldam-drw` with a larger
-#    largest margin: `train_baseline("ldam-drw", "resnet", imbalanced, SETTINGS.budget,
-#    seed=0, params=tsimb.train.BaselineParams(ldam_max_margin=1.0))`. Does the minority
-#    half gain?
+#    largest margin: `METHODS["ldam-drw"].train(imbalanced, model="resnet",
+#    budget=SETTINGS.budget, seed=0, settings=tsimb.train.BaselineParams(ldam_max_margin=1.0))`.
+#    Does the minority half gain?
 #
 # ```{admonition} Solution
 # :class: dropdown

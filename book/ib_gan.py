@@ -66,14 +66,16 @@ import tsimb
 from tsimb.booktools import glue
 from tsimb.data import class_halves, dropped_classes, load_train_test
 from tsimb.evaluation import beside_paper_grid, check_claims, flag_runs
-from tsimb.experiments import ib_gan as experiment
-from tsimb.experiments import format_summary, provenance_line, resolve_profile, running_note, summarise
-from tsimb.generative import admissible_bound, train_ibgan
+from tsimb.experiments import experiment as chapter_experiment
+from tsimb.experiments import format_summary, mean_of, provenance_line, resolve_profile, running_note, summarise
+from tsimb.experiments.ib_gan import TABLE_1, imbalanced_split
+from tsimb.generative import admissible_bound, fit_ibgan
 from tsimb.plots import legible, plot_generated_projection, plot_generated_series, plot_metric_vs, set_style
 
 PROFILE = resolve_profile()
 DEVICE = tsimb.get_device()
-SETTINGS = experiment.SETTINGS[PROFILE]
+experiment = chapter_experiment("ib-gan")
+SETTINGS = experiment.settings_for(PROFILE)
 PAPER_BUDGET, TRAINED_BUDGET = SETTINGS.budgets
 set_style()
 
@@ -117,7 +119,7 @@ CPU-minutes. Device here: {DEVICE.type}.""")
 # seed 0 it is:
 
 # %% tags=["hide-input"]
-train0, _ = experiment.imbalanced_split("Epilepsy", seed=0)
+train0, _ = imbalanced_split("Epilepsy", seed=0)
 print(f"class counts {train0.class_counts().tolist()}: alpha must be below "
       f"{admissible_bound(train0.class_counts()):.3f}")
 
@@ -199,9 +201,11 @@ print(f"class counts {train0.class_counts().tolist()}: alpha must be below "
 #   generator) draws; $D$ is a $K{+}1$-way classifier, the extra class being "fake".
 #
 # `tsimb.generative.gan_oversample(method, X, y)` returns the real series followed by the
-# synthetic ones; `tsimb.generative.train_ibgan` returns IB-GAN's trained classifier. All
-# four share one GAN loop (`tsimb.generative.loop`): the data on the device, seeded
-# minibatches, per-epoch loss curves.
+# synthetic ones; `tsimb.generative.fit_ibgan` returns the trained IB-GAN triplet and its
+# loss curves. All four train through the book's one loop, `tsimb.train.fit`, each with its
+# own minibatch step (`tsimb.generative.steps`, `tsimb.generative.IBGANStep`): the data on
+# the device, seeded minibatches, per-epoch loss curves. As grid methods they are
+# `METHODS["cgan"]`, ..., `METHODS["ibgan"]` of `tsimb.methods`.
 #
 # ### What is generated, and how good it is
 #
@@ -222,14 +226,14 @@ print(f"class counts {train0.class_counts().tolist()}: alpha must be below "
 
 # %% tags=["remove-cell", "nbval-ignore-output"]
 # nbval-ignore-output: trains a network in the notebook (last-digit drift between kernels, see README)
-demo_train, demo_test = experiment.imbalanced_split("RacketSports", seed=0)
+demo_train, demo_test = imbalanced_split("RacketSports", seed=0)
 tsimb.seed_everything(0)
 demo_classifier = tsimb.build_model("cnn", demo_train.n_channels, demo_train.n_classes, demo_train.length)
-demo_classifier, demo_history = train_ibgan(demo_train.X, demo_train.y, n_classes=demo_train.n_classes,
-                                            classifier=demo_classifier, seed=0, device=DEVICE)
+demo_ibgan, demo_history = fit_ibgan(demo_train.X, demo_train.y, n_classes=demo_train.n_classes,
+                                     classifier=demo_classifier, seed=0, device=DEVICE)
 fig, ax = plt.subplots(figsize=(7.2, 2.8))
 for name in ("d_loss", "g_loss", "c_loss"):
-    ax.plot(getattr(demo_history, name), marker="o", ms=3, label={"d_loss": "D (eq. 2.5)", "g_loss": "G",
+    ax.plot(demo_history.losses[name], marker="o", ms=3, label={"d_loss": "D (eq. 2.5)", "g_loss": "G",
                                                                     "c_loss": "C (eq. 2.6)"}[name])
 ax.set(xlabel="epoch", ylabel="mean loss per batch")
 ax.legend()
@@ -262,7 +266,7 @@ glue("demo-balanced", 100 * demo_scores["balanced_accuracy"], display=False)
 rows = []
 for name in SETTINGS.datasets:
     train, test = load_train_test(name)
-    thinned, _ = experiment.imbalanced_split(name, seed=0)
+    thinned, _ = imbalanced_split(name, seed=0)
     rows.append(dict(dataset=name, classes=train.n_classes, channels=train.n_channels, length=train.length,
                      train=len(train), test=len(test), **{"train after drop (seed 0)": len(thinned),
                                                           "chance (%)": round(100 / train.n_classes, 1)}))
@@ -289,20 +293,15 @@ pd.DataFrame({name: {f"seed {s}": ", ".join(map(str, dropped_classes(load_train_
 
 # %% tags=["hide-input"]
 paper_grid = experiment.run(PROFILE, "paper", progress=True)
-published = experiment.paper_results()
+published = experiment.published()
 print(provenance_line("ib-gan", PROFILE))
 
 # %% tags=["remove-cell"]
 glue("n-seeds", len(SETTINGS.seeds), display=False)
 # the paper's classifier for each set: its CNN column for Epilepsy (Table 1), its only one for Table 4
-PAPER_CLASSIFIER = {name: "cnn" if name in experiment.TABLE_1 else "vgg" for name in SETTINGS.datasets}
+PAPER_CLASSIFIER = {name: "cnn" if name in TABLE_1 else "vgg" for name in SETTINGS.datasets}
 published_here = published[[PAPER_CLASSIFIER[d] == c for d, c in zip(published["dataset"], published["classifier"])]]
-
-
-def beside(ours: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Method x data set: ours as mean ± sd over seeds, the paper's value in brackets (%)."""
-    grid = beside_paper_grid(ours, published_here, metric)
-    return grid.reindex(index=list(SETTINGS.methods), columns=list(SETTINGS.datasets)).fillna("")
+ORDER = dict(row_order=SETTINGS.methods, column_order=SETTINGS.datasets)
 
 
 # %% [markdown]
@@ -313,13 +312,13 @@ def beside(ours: pd.DataFrame, metric: str) -> pd.DataFrame:
 # AC-GAN or BAGAN rows):
 
 # %% tags=["remove-input"]
-beside(paper_grid, "balanced_accuracy")
+beside_paper_grid(paper_grid, published_here, "balanced_accuracy", **ORDER)
 
 # %% [markdown]
 # Macro F1, %, the same way:
 
 # %% tags=["remove-input", "hide-output"]
-beside(paper_grid, "macro_f1")
+beside_paper_grid(paper_grid, published_here, "macro_f1", **ORDER)
 
 # %% [markdown]
 # **Runs that look broken.** A run that predicts one class for every test series, or
@@ -382,7 +381,7 @@ pmiss_means = summarise(pmiss_grid, ["dataset", "pmiss"], ["balanced_accuracy"])
 
 # %% tags=["remove-input"]
 pmiss_as_methods = pmiss_grid.assign(method=[f"ibgan-{p:g}" for p in pmiss_grid["pmiss"]])
-claims = check_claims(pd.concat([paper_grid, pmiss_as_methods]), experiment.CLAIMS, published_here)
+claims = check_claims(pd.concat([paper_grid, pmiss_as_methods]), experiment.claims, published_here)
 shown = claims.assign(**{c: (100 * claims[c]).round(1) for c in ("paper_difference", "our_difference", "our_sd")},
                       p_value=claims["p_value"].round(4))
 shown.rename(columns={"paper_difference": "paper", "our_difference": "ours", "our_sd": "sd", "p_value": "p",
@@ -410,7 +409,7 @@ budget_table.reindex(pd.MultiIndex.from_product([SETTINGS.datasets, SETTINGS.tra
 
 # %% tags=["remove-cell"]
 trained_flags = flag_runs(trained_grid, "balanced_accuracy", ["dataset", "method"])
-trained_claims = check_claims(trained_grid, [c for c in experiment.CLAIMS if c.better == "ibgan"
+trained_claims = check_claims(trained_grid, [c for c in experiment.claims if c.better == "ibgan"
                                              and c.worse in SETTINGS.trained_methods])
 glue("n-trained-flags", len(trained_flags), display=False)
 
@@ -465,9 +464,13 @@ quality_table
 quality_configs = {c["method"] if c["method"] != "ibgan" else f"ibgan (pmiss {c['pmiss']:g})":
                    {**c, "model": "cnn"} if c["method"] == "ibgan" else c
                    for c in experiment.grids(PROFILE)["quality"] if c["dataset"] == "Epilepsy" and c["seed"] == 0}
-q_train, _ = experiment.imbalanced_split("Epilepsy", seed=0)
+q_train, _ = imbalanced_split("Epilepsy", seed=0)
 q_minority = class_halves(q_train.class_counts())[1]
-made = {m: experiment.generated(config, q_train, q_minority, seed=0) for m, config in quality_configs.items()}
+in_minority = np.isin(q_train.y, q_minority)
+made = {}
+for m, config in quality_configs.items():
+    sampler, _, _ = experiment.sampler(config)
+    made[m] = sampler(q_train.X[in_minority], q_train.y[in_minority], 0), q_train.y[in_minority]
 shown_class = q_minority[0]
 real_of_class = q_train.X[q_train.y == shown_class]
 glue("fig-generated", plot_generated_series(real_of_class, {m: X[y == shown_class] for m, (X, y) in made.items()},
@@ -511,12 +514,8 @@ glue("shown-class", q_train.class_names[shown_class], display=False)
 # - No budget is given for the GAN baselines; we train them as long as the classifier.
 
 # %% tags=["remove-cell"]
-def mean_of(table: pd.DataFrame, method: str, metric: str = "balanced_accuracy") -> float:
-    return float(table.query("method == @method and metric == @metric")["value"].mean())
-
-
-glue("ibgan-paper", 100 * mean_of(paper_grid, "ibgan"), display=False)
-glue("none-paper", 100 * mean_of(paper_grid, "none"), display=False)
+glue("ibgan-paper", 100 * mean_of(paper_grid, "ibgan", "balanced_accuracy"), display=False)
+glue("none-paper", 100 * mean_of(paper_grid, "none", "balanced_accuracy"), display=False)
 best = summarise(paper_grid, ["method"], ["balanced_accuracy"]).set_index("method")["mean"]
 glue("best-paper-method", best.idxmax(), display=False)
 glue("best-paper-value", 100 * float(best.max()), display=False)
@@ -525,8 +524,8 @@ glue("n-claims", len(claims), display=False)
 glue("n-supported", int(verdicts.get("supported", 0)), display=False)
 glue("n-contradicted", int(verdicts.get("contradicted", 0)), display=False)
 glue("supported-claims", "; ".join(claims.loc[claims["verdict"] == "supported", "claim"]) or "none", display=False)
-glue("ibgan-trained", 100 * mean_of(trained_grid, "ibgan"), display=False)
-glue("none-trained", 100 * mean_of(trained_grid, "none"), display=False)
+glue("ibgan-trained", 100 * mean_of(trained_grid, "ibgan", "balanced_accuracy"), display=False)
+glue("none-trained", 100 * mean_of(trained_grid, "none", "balanced_accuracy"), display=False)
 by_set = summarise(both_budgets, ["dataset", "classifier", "method"], ["balanced_accuracy"])
 gain_from_training = by_set.pivot_table(index=["dataset", "method"], columns="classifier", values="mean")
 gain_from_training = 100 * (gain_from_training["trained"] - gain_from_training["paper"])

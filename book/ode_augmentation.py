@@ -59,12 +59,12 @@ import torch
 from IPython.display import Markdown, display
 
 import tsimb
-from tsimb.augment import PAPER_BETA, augment_all, scaled_bound, train_augmented
+from tsimb.augment import PAPER_BETA, AugmentedTraining, augment_all, fitted_odenet, scaled_bound
 from tsimb.booktools import glue
-from tsimb.data import Imbalance
 from tsimb.evaluation import beside_paper, check_claims, flag_runs, gains
 from tsimb.experiments import format_summary, provenance_line, resolve_profile, running_note, summarise
-from tsimb.experiments import ode_augmentation as experiment
+from tsimb.experiments import experiment as chapter_experiment
+from tsimb.methods import METHODS
 from tsimb.models import derivative, derivative_agreement, finite_difference, fit_odenet
 from tsimb.plots import (
     plot_augmented_samples,
@@ -79,7 +79,8 @@ from tsimb.train import extract_features
 
 PROFILE = resolve_profile()
 DEVICE = tsimb.get_device()
-SETTINGS = experiment.SETTINGS[PROFILE]
+experiment = chapter_experiment("ode-augmentation")
+SETTINGS = experiment.settings_for(PROFILE)
 BUDGET = SETTINGS.budget
 set_style()
 
@@ -243,7 +244,7 @@ data_table.round(3)
 
 # %% tags=["hide-input"]
 ode_budget = SETTINGS.ode_budget
-odenets = {name: experiment.fitted_odenet(name, Imbalance("none"), 0, ode_budget) for name in names}
+odenets = {name: fitted_odenet(splits[name][0], 0, ode_budget) for name in names}
 at_paper_lr = {name: fit_odenet(splits[name][0].X, epochs=ode_budget.epochs, batch_size=ode_budget.batch_size,
                                 lr=3e-4, seed=0)[0] for name in names}
 agreement = pd.DataFrame({
@@ -305,7 +306,7 @@ pd.Series(synthetic_agreement, name="corr(fitted dz/dt, finite difference)").rou
 # seed 0, the experiment's protocol) first; we use it again for the PCA at the end.
 
 # %% tags=["remove-cell"]
-reference, _ = train_augmented("none", SETTINGS.classifier, train, BUDGET, seed=0)
+reference = METHODS["none"].train(train, model=SETTINGS.classifier, budget=BUDGET, seed=0).classifier
 x = torch.as_tensor(train.X, device=DEVICE)
 y = torch.as_tensor(train.y, device=DEVICE)
 augmented = {k: v.cpu().numpy() for k, v in augment_all(x, y, odenets[name], reference, SETTINGS.augment).items()}
@@ -362,7 +363,7 @@ pd.DataFrame({
 # %% tags=["hide-input"]
 table = experiment.run(PROFILE, "paper", progress=True)
 METRICS = ["clean_accuracy", "fgsm_accuracy", "bim_accuracy"]
-paper = experiment.paper_results()
+paper = experiment.published()
 print(provenance_line("ode-augmentation", PROFILE))
 
 # %% [markdown]
@@ -458,10 +459,10 @@ budget_check[[*METRICS, "best_epoch"]]
 # table gives our mean difference and its seed-to-seed sd, the one-sided p-value of a
 # t-test over the paired runs, and the paper's own difference on the same data set. A
 # claim is *supported* when our mean clears the threshold with p < 0.05
-# (`tsimb.evaluation.check_claims`, claims as data in `experiment.CLAIMS`).
+# (`tsimb.evaluation.check_claims`, claims as data in `experiment.claims`).
 
 # %% tags=["remove-input"]
-claims = check_claims(table, experiment.CLAIMS, paper[paper["dataset"].isin(SETTINGS.datasets)])
+claims = check_claims(table, experiment.claims, paper[paper["dataset"].isin(SETTINGS.datasets)])
 points = ["paper_difference", "our_difference", "our_sd"]
 claims_shown = claims.assign(**{c: (claims[c] * 100).round(1) for c in points}, p_value=claims["p_value"].round(4))
 claims_shown.rename(columns={"paper_difference": "paper", "our_difference": "ours", "our_sd": "sd",
@@ -484,7 +485,7 @@ beyond_table = (beyond_gain.groupby(["dataset", "metric"])["gain"].agg(["mean", 
 beyond_table = (beyond_table["mean"].map("{:+.1f}".format) + " ± " + beyond_table["std"].map("{:.1f}".format)
                 ).unstack("metric")[METRICS]
 beyond_claims = pd.concat(
-    check_claims(both[both["dataset"] == d], [c for c in experiment.CLAIMS if c.better == "out-sign-grad"
+    check_claims(both[both["dataset"] == d], [c for c in experiment.claims if c.better == "out-sign-grad"
                                               and c.worse == "none"]).assign(dataset=d)
     for d in [*SETTINGS.datasets, *SETTINGS.beyond_datasets])
 display(Markdown("`out-sign-grad` minus `none`, points, mean ± sd over seeds:"), beyond_table,
@@ -501,7 +502,7 @@ display(Markdown("`out-sign-grad` minus `none`, points, mean ± sd over seeds:")
 # accuracy on the test series of the *minority half* of the classes, clean and attacked.
 
 # %% tags=["remove-input"]
-imbalanced = experiment.run_imbalanced(PROFILE, progress=True)
+imbalanced = experiment.run(PROFILE, "imbalanced", progress=True)
 MINORITY = ["clean_accuracy_minority", "fgsm_accuracy_minority", "bim_accuracy_minority"]
 imb_summary = summarise(imbalanced, ["dataset", "method"], ["balanced_accuracy", *MINORITY])
 imb_wide = format_summary(imb_summary, ["dataset", "method"], digits=1, scale=100)
@@ -542,7 +543,8 @@ glue("imbalance", SETTINGS.imbalance.label, display=False)
 summary = summarise(table, ["dataset", "method"], METRICS)
 bim = summary[summary["metric"] == "bim_accuracy"].groupby("method")["mean"].mean()
 best = bim.drop("none").idxmax()
-best_model, _ = train_augmented(best, SETTINGS.classifier, train, BUDGET, odenets[name], SETTINGS.augment, seed=0)
+best_model = METHODS[best].train(train, model=SETTINGS.classifier, budget=BUDGET, seed=0,
+                                 settings=AugmentedTraining(SETTINGS.augment, SETTINGS.ode_budget)).classifier
 features = {"none (reference)": extract_features(reference, test.X), best: extract_features(best_model, test.X)}
 glue("fig-pca", plot_feature_pca(features, test.y, test.class_names), display=False)
 plt.close("all")
@@ -631,10 +633,11 @@ for metric in ("fgsm_accuracy", "bim_accuracy"):
 #
 # 1. **Predict, then run.** `AugmentSettings(beta=0.1)` makes Out-Sign-Grad's steps match
 #    the attack's $\epsilon$. Before running: will FGSM accuracy rise or fall compared with
-#    $\beta = 0.33$? Train one seed on TwoLeadECG with `train_augmented("out-sign-grad",
-#    "resnet", train, BUDGET, odenets[name], replace(SETTINGS.augment, beta=0.1), seed=0)`
-#    (`from dataclasses import replace`) and score it with
-#    `tsimb.robustness.robust_accuracy(model, test.X, test.y, experiment.ATTACKS)`.
+#    $\beta = 0.33$? Train one seed on TwoLeadECG with
+#    `METHODS["out-sign-grad"].train(train, model="resnet", budget=BUDGET, seed=0,
+#    settings=AugmentedTraining(replace(SETTINGS.augment, beta=0.1), SETTINGS.ode_budget))`
+#    (`from dataclasses import replace`) and score its `.classifier` with
+#    `tsimb.robustness.robust_accuracy(model, test.X, test.y, {"fgsm": FAWAZ_FGSM, "bim": FAWAZ_BIM})`.
 #    (About three CPU-minutes.)
 #
 # ```{admonition} Solution

@@ -1,10 +1,11 @@
 """The contract of every registered entry: each model, loss, imbalance protocol, baseline
-recipe, augmentation and chapter does what the registry promises, so a new entry is
-tested the moment it is registered."""
+recipe, augmentation, method, chapter and experiment does what the registry promises, so a
+new entry is tested the moment it is registered (as aeon checks every estimator)."""
 
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +14,18 @@ import torch
 
 from tsimb.augment import AUGMENTATIONS, augment_batch
 from tsimb.data import PROTOCOLS, Imbalance
-from tsimb.experiments import CHAPTERS, PROFILES, chapter_module, chapter_table, written_chapters
+from tsimb.experiments import CHAPTERS, PROFILES, chapter_module, chapter_table, experiment, written_chapters
 from tsimb.generative import OVERSAMPLERS, gan_oversample
 from tsimb.losses import LOSSES
 from tsimb.models import MODELS, ODENet, build_model
 from tsimb.registry import Registry, UnknownNameError
-from tsimb.train import RECIPES, Budget, fit
+from tsimb.methods import METHODS
+from tsimb.train import RECIPES, BaselineParams, Budget, Trained, fit
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 REGISTRIES = {"model": MODELS, "loss": LOSSES, "imbalance protocol": PROTOCOLS, "baseline": RECIPES,
-              "augmentation": AUGMENTATIONS, "chapter": CHAPTERS, "GAN oversampler": OVERSAMPLERS}
+              "augmentation": AUGMENTATIONS, "chapter": CHAPTERS, "GAN oversampler": OVERSAMPLERS,
+              "method": METHODS}
 
 
 @pytest.mark.parametrize("kind", REGISTRIES)
@@ -74,9 +77,10 @@ def test_every_baseline_recipe_trains(method, make_series):
     X, y = make_series([12, 6], length=16, seed=1)
     counts = np.bincount(y)
     budget = Budget(epochs=5, batch_size=8)  # LDAM-DRW's deferred weights and milestone start at epoch 4
-    X_new, y_new, extra = RECIPES[method](X, y, counts, budget, 0, __import__("tsimb").train.BaselineParams())
+    X_new, y_new, extra = RECIPES[method](X, y, counts, budget, 0, BaselineParams())
     assert X_new.ndim == 3 and len(X_new) == len(y_new) and set(np.unique(y_new)) <= {0, 1}
-    history = fit(build_model("cnn", 1, 2), X_new, y_new, **{**budget.fit_kwargs(len(y_new)), **extra})
+    history = fit(build_model("cnn", 1, 2), X_new, y_new, epochs=budget.epochs, batch_size=budget.batch_size,
+                  **extra)
     assert len(history.loss) == 5 and np.isfinite(history.loss).all()
 
 
@@ -111,11 +115,10 @@ def test_every_chapter_has_its_notebook_library_and_experiment(name):
             chapter_module(name)
         return
     assert (BOOK / f"{chapter.notebook}.py").is_file() and (BOOK / f"{chapter.notebook}.ipynb").is_file()
-    module = chapter_module(name)
-    assert module.CHAPTER == name and module.REFERENCE_METHOD and module.OWN_METHODS
-    grids = module.grids("quick")  # the full profile's grids may need data sets that are not offline
-    assert grids and all(isinstance(c, dict) for grid in grids.values() for c in grid)
-    assert all(module.datasets(profile) for profile in PROFILES)
+    exp = experiment(name)
+    assert chapter_module(name).EXPERIMENT is exp and exp.chapter == name
+    assert exp.reference_method in METHODS and all(m in METHODS for m in exp.own_methods)
+    assert all(exp.datasets(profile) for profile in PROFILES)
 
 
 def test_the_intro_table_lists_every_chapter():
@@ -123,3 +126,90 @@ def test_the_intro_table_lists_every_chapter():
     assert len(table.splitlines()) == 2 + len(CHAPTERS)
     for name in written_chapters():
         assert f"{{doc}}`{CHAPTERS[name].notebook}`" in table
+
+
+# --- every method: trains on a tiny set, seeded, replayable, settings stored and re-read ---
+
+TINY_BUDGET = Budget(epochs=2, batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def tiny_train():
+    from tsimb.data import Dataset
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], [12, 6])
+    X = (rng.normal(size=(18, 1, 16)) + y[:, None, None]).astype(np.float32)
+    return Dataset("tiny", "train", X, y, ("a", "b"), "synthetic")
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_every_method_trains_is_seeded_and_replays_its_start(name, tiny_train):
+    method = METHODS[name]
+    a = method.train(tiny_train, model="cnn", budget=TINY_BUDGET, seed=1)
+    assert isinstance(a, Trained) and len(a.trace) == 2 and np.isfinite(a.trace).all()
+    logits = a.classifier(torch.as_tensor(tiny_train.X))
+    assert logits.shape == (18, 2)
+    b = method.train(tiny_train, model="cnn", budget=TINY_BUDGET, seed=1)
+    assert a.trace == b.trace
+    replay = method.train(tiny_train, model="cnn", budget=TINY_BUDGET, seed=1, epochs=1)
+    assert replay.trace == a.trace[:1]
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_every_methods_settings_are_stored_whole_and_read_back(name):
+    import json
+
+    method = METHODS[name]
+    stored = json.loads(json.dumps(method.settings_to_config(None)))  # as the run store keeps them
+    assert method.settings_from_config(stored) == method.default_settings()
+    with pytest.raises(ValueError, match=re.escape(f"method {name!r} takes")):
+        method.check_settings(object())
+
+
+@pytest.mark.parametrize("name", [n for n, m in METHODS.items() if m.generative])
+def test_every_generative_method_samples_one_series_per_real_one(name, tiny_train):
+    sampler = METHODS[name].fit_generator(tiny_train, model="cnn", budget=TINY_BUDGET, seed=0)
+    X, y = tiny_train.X[12:], tiny_train.y[12:]
+    out = sampler(X, y, 0)
+    assert out.shape == X.shape and np.isfinite(out).all()
+    np.testing.assert_array_equal(out, sampler(X, y, 0))
+
+
+def test_a_non_generative_method_says_so(tiny_train):
+    with pytest.raises(ValueError, match="generates no series; generative methods: .*ibgan"):
+        METHODS["ros"].fit_generator(tiny_train, model="cnn", budget=TINY_BUDGET)
+
+
+# --- every experiment: its grids build, name registered methods, and every stored run's
+# settings are read back by its method ---
+
+@pytest.mark.parametrize("name", written_chapters())
+def test_every_experiments_grids_name_registered_methods_with_readable_settings(name):
+    exp = experiment(name)
+    grids = exp.grids("quick")  # the full profile's may need data sets that are not offline
+    assert grids and all(isinstance(c, dict) for grid in grids.values() for c in grid)
+    for config in (c for grid in grids.values() for c in grid):
+        assert config["chapter"] == name and config["version"] == exp.code_version
+        method = METHODS[config["method"]]
+        method.settings_from_config(config)
+        Budget(**config["budget"])
+        assert exp.model_key in config and config[exp.model_key] in MODELS
+    with pytest.raises(ValueError, match="did you mean"):
+        exp.grid_names(["pape"] if "paper" in grids else [next(iter(grids)) + "x"])
+
+
+@pytest.mark.parametrize("name", written_chapters())
+def test_every_stored_run_is_read_back_by_its_method(name):
+    from tsimb.experiments import default_store
+
+    store = default_store()
+    if store is None:
+        pytest.skip("no run store beside this checkout")
+    exp = experiment(name)
+    records = store.records(name)
+    for record in records.values():
+        config = record["config"]
+        METHODS[config["method"]].settings_from_config(config)
+        Budget(**config["budget"])
+    assert records, f"no stored runs of {name}"

@@ -139,11 +139,11 @@ def test_bench_refuses_zero_repeats_or_epochs(flag, capsys):
 
 
 def test_unknown_names_get_the_closest_known_ones():
-    from tsimb.train import train_baseline
+    from tsimb.methods import METHODS
     from tsimb.experiments import chapter_module
 
-    with pytest.raises(ValueError, match="unknown baseline 'smtoe'; did you mean 'smote'"):
-        train_baseline("smtoe", "cnn", None, None)
+    with pytest.raises(ValueError, match="unknown method 'smtoe'; did you mean 'smote'"):
+        METHODS["smtoe"]
     with pytest.raises(ValueError, match="did you mean 'ode-augmentation'"):
         chapter_module("ode-augmentaton")
 

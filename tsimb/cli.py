@@ -15,14 +15,14 @@ def _datasets(_: argparse.Namespace) -> int:
         default_data_dir,
         is_cached,
     )
-    from .experiments import chapter_module, written_chapters
+    from .experiments import experiment, written_chapters
 
     print(f"Archive folders ($TSIMB_ARCHIVE): {', '.join(map(str, archive_dirs())) or 'none'}")
     print("Load offline (archive folders first, then bundled packages):")
     table = dataset_table()
     print(table.to_string(index=False))
     wanted = sorted({d for name in written_chapters() for profile in ("quick", "full")
-                     for d in chapter_module(name).datasets(profile)})
+                     for d in experiment(name).datasets(profile)})
     offline = set(table["name"])
     missing = [n for n in wanted if n not in offline]
     if missing:
@@ -34,10 +34,10 @@ def _datasets(_: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .experiments import chapter_module, resolve_profile
+    from .experiments import experiment, resolve_profile
     from .experiments.store import RunStore, default_store_dir
 
-    module = chapter_module(args.chapter)
+    exp = experiment(args.chapter)
     profile = resolve_profile(args.profile)
     folder = args.store or default_store_dir()
     if folder is None:
@@ -49,26 +49,10 @@ def _run(args: argparse.Namespace) -> int:
     if out is not None and not out.parent.exists():
         print(f"--out: folder {out.parent} does not exist", file=sys.stderr)
         return 2
-    names = args.grid or list(module.grids(profile))
-    unknown = [g for g in names if g not in module.grids(profile)]
-    if unknown:
-        print(f"unknown grid(s) {unknown}; {args.chapter} has {list(module.grids(profile))}", file=sys.stderr)
-        return 2
-    import pandas as pd
-
-    from .experiments.runner import run_grid, tidy
-
-    tables = []
-    for grid in names:
-        configs = module.grids(profile)[grid]
-        if not configs:
-            continue
-        table = run_grid(configs, module.run_one, chapter=module.CHAPTER, store=store, write="store",
-                         recompute=args.recompute, progress=True, desc=f"{args.chapter}: {grid}")
-        tables.append(tidy(table.assign(grid=grid), module.BOOKKEEPING))
-        print(f"{args.chapter} / {grid}: {len(configs)} runs in {store.path(module.CHAPTER)}")
+    names = exp.grid_names(args.grid, profile)  # unknown names: ValueError with the closest ones
+    table = exp.run(profile, names, progress=True, store=store, write="store", recompute=args.recompute)
+    print(f"{args.chapter}: {', '.join(names)} in {store.path(exp.chapter)}")
     if out is not None:
-        table = pd.concat(tables, ignore_index=True)
         table.to_csv(out, index=False)
         print(f"wrote {len(table)} rows to {out}")
     return 0

@@ -14,16 +14,20 @@ import torch
 from tsimb.augment import feat_sim_loss, other_class_partners, spec_den
 from tsimb.augment import (
     AUGMENTATIONS,
-    METHODS,
-    AugmentedBatches,
-    FeatSim,
+    AUGMENTED_METHODS,
+    AugmentedStep,
+    AugmentedTraining,
+    AugmentSettings,
+    ODEBudget,
     augment_batch,
     parse_method,
-    train_augmented,
 )
-from tsimb.experiments import ode_augmentation as experiment
+from tsimb.experiments import ode_augmentation as chapter
 from tsimb.experiments.store import config_key
-from tsimb.train import FAWAZ_RESNET, Budget
+from tsimb.methods import METHODS
+from tsimb.train import FAWAZ_RESNET, Budget, FitState, History, fit
+
+experiment = chapter.EXPERIMENT
 from tsimb.data import Imbalance
 from tsimb.models import build_model
 from tsimb.models import fit_odenet
@@ -41,13 +45,21 @@ def test_method_names_parse():
     assert parse_method("none") == (None, False)
     assert parse_method("spec-den") == ("spec-den", False)
     assert parse_method("out-sign-grad+fs") == ("out-sign-grad", True)
-    assert len(METHODS) == 1 + 2 * len(AUGMENTATIONS)
+    assert len(AUGMENTED_METHODS) == 1 + 2 * len(AUGMENTATIONS)
+    assert set(AUGMENTED_METHODS) <= set(METHODS)
     with pytest.raises(ValueError, match="unknown augmentation method"):
         parse_method("mixup")
 
 
+@pytest.fixture(scope="module")
+def odenet64():
+    X = np.random.default_rng(0).normal(size=(8, 1, 64)).astype(np.float32)
+    return fit_odenet(X, epochs=1, batch_size=8)[0]
+
+
 @pytest.mark.parametrize("name", AUGMENTATIONS)
-def test_every_augmentation_keeps_shape_and_moves_the_series(name, odenet):
+def test_every_augmentation_keeps_shape_and_moves_the_series(name, odenet64):
+    odenet = odenet64
     seed_everything(0)
     model = build_model("cnn", 1, 2, 64)
     # long enough for Spec-Den to find weak components to redistribute
@@ -65,32 +77,41 @@ def test_augmentations_that_need_an_odenet_or_a_model_say_so(odenet):
     with pytest.raises(ValueError, match="needs the classifier"):
         augment_batch("out-sign-grad", x, y, odenet=odenet)
     with pytest.raises(ValueError, match="needs a fitted ODENet"):
-        AugmentedBatches("rand-grad")
+        AugmentedStep(build_model("cnn", 1, 2, 16), np.zeros((4, 1, 16), np.float32), np.array([0, 1, 0, 1]),
+                      augmentation="rand-grad")
     with pytest.raises(ValueError, match="unknown augmentation"):
         augment_batch("jitter", x, y)
     # Spec-Den needs neither
     torch.testing.assert_close(augment_batch("spec-den", x, y), spec_den(x))
 
 
-def test_augmented_batches_are_originals_then_copies_with_labels_repeated(odenet):
-    hook = AugmentedBatches("in-sign-grad", odenet, seed=0)
+def _step(odenet, augmentation="in-sign-grad", feat_sim=False, settings=None, classes=3, seed=0):
+    X = np.random.default_rng(0).normal(size=(6, 1, 16)).astype(np.float32)
+    return AugmentedStep(build_model("cnn", 1, classes, 16), X, np.arange(6) % classes, augmentation=augmentation,
+                         feat_sim=feat_sim, odenet=odenet, settings=settings, seed=seed)
+
+
+def test_augmented_batches_are_originals_then_copies_with_labels_and_weights_repeated(odenet):
+    step = _step(odenet)
     x, y = torch.randn(5, 1, 16), torch.tensor([0, 1, 1, 0, 2])
-    state = SimpleNamespace(model=build_model("cnn", 1, 3, 16))
-    xb, yb = hook.on_batch(state, x, y)
+    state = SimpleNamespace(model=step.model)
+    w = torch.arange(5.0)
+    xb, yb, wb = step.transform(state, x, y, w)
     assert xb.shape == (10, 1, 16)
     torch.testing.assert_close(xb[:5], x)
-    assert torch.equal(yb, torch.cat([y, y]))
+    assert torch.equal(yb, torch.cat([y, y])) and torch.equal(wb, torch.cat([w, w]))
     # the random draws are seeded, and differ from batch to batch
-    again = AugmentedBatches("in-sign-grad", odenet, seed=0).on_batch(state, x, y)[0]
+    again = _step(odenet).transform(state, x, y, None)[0]
     torch.testing.assert_close(again, xb)
-    assert not torch.equal(hook.on_batch(state, x, y)[0], xb)
+    assert not torch.equal(step.transform(state, x, y, None)[0], xb)
 
 
-def test_feat_sim_pairs_originals_with_their_copies_and_other_classes():
+def test_feat_sim_pairs_originals_with_their_copies_and_other_classes(odenet):
     torch.manual_seed(0)
     features = torch.randn(8, 5)
     y = torch.tensor([0, 1, 0, 1, 0, 1, 0, 1])
-    loss = FeatSim(margin=0.5, weight=2.0, seed=3).loss_term(None, features, None, y)
+    step = _step(odenet, feat_sim=True, settings=AugmentSettings(margin=0.5, feat_sim_weight=2.0), seed=3)
+    loss = step.extra_loss(None, features, None, y)
     partners = other_class_partners(y[:4], torch.Generator().manual_seed(3))
     expected = 2.0 * feat_sim_loss(features[:4], features[4:], features[:4][partners], margin=0.5)
     torch.testing.assert_close(loss, expected)
@@ -98,24 +119,41 @@ def test_feat_sim_pairs_originals_with_their_copies_and_other_classes():
     same = torch.cat([features[:4], features[:4]])
     d_neg = (torch.nn.functional.normalize(features[:4], dim=1)
              - torch.nn.functional.normalize(features[:4][partners], dim=1)).pow(2).sum(1)
-    torch.testing.assert_close(FeatSim(margin=0.5, seed=3).loss_term(None, same, None, y), (0.5 - d_neg).clamp_min(0).mean())
+    step = _step(odenet, feat_sim=True, settings=AugmentSettings(margin=0.5), seed=3)
+    torch.testing.assert_close(step.extra_loss(None, same, None, y), (0.5 - d_neg).clamp_min(0).mean())
 
 
-def test_feat_sim_skips_single_class_batches_and_checks_layout():
+def test_feat_sim_skips_single_class_batches_and_needs_an_augmentation(odenet):
     features = torch.randn(6, 4, requires_grad=True)
-    zero = FeatSim().loss_term(None, features, None, torch.zeros(6, dtype=torch.long))
+    zero = _step(odenet, feat_sim=True).extra_loss(None, features, None, torch.zeros(6, dtype=torch.long))
     assert zero.item() == 0.0
-    with pytest.raises(ValueError, match="originals; augmented copies"):
-        FeatSim().loss_term(None, torch.randn(5, 4), None, torch.tensor([0, 1, 0, 1, 0]))
+    with pytest.raises(ValueError, match="name an augmentation"):
+        _step(odenet, augmentation=None, feat_sim=True)
+    assert _step(odenet).extra_loss(None, features, None, torch.zeros(6, dtype=torch.long)) is None
+
+
+@pytest.mark.parametrize("bad", [dict(beta=-1.0), dict(eps=float("nan")), dict(margin=0.0),
+                                 dict(feat_sim_weight=-1.0), dict(spec_den_energy=1.5), dict(beta=True)])
+def test_augment_settings_refuse_bounds_that_would_silently_break_the_copies(bad):
+    with pytest.raises(ValueError, match="AugmentSettings"):
+        AugmentSettings(**bad)
+
+
+def test_an_odenet_of_another_length_is_refused(odenet):
+    from tsimb.models import derivative
+
+    with pytest.raises(ValueError, match="fitted to series shaped"):
+        derivative(odenet, np.zeros((2, 1, 20), np.float32))
 
 
 @pytest.mark.parametrize("method", ["none", "spec-den", "out-sign-grad+fs"])
 def test_train_augmented_is_seeded(method, make_dataset, odenet):
     train = make_dataset([8, 8], length=16, separation=1.0)
     budget = Budget(epochs=2, batch_size=8, weight_decay=1e-3)
-    a, history = train_augmented(method, "cnn", train, budget, odenet, seed=1)
-    b, _ = train_augmented(method, "cnn", train, budget, odenet, seed=1)
-    for p, q in zip(a.parameters(), b.parameters()):
+    a = METHODS[method].train(train, model="cnn", budget=budget, seed=1)
+    b = METHODS[method].train(train, model="cnn", budget=budget, seed=1)
+    history = a.history
+    for p, q in zip(a.classifier.parameters(), b.classifier.parameters()):
         torch.testing.assert_close(p, q)
     augmented = method != "none"
     assert history.samples_seen == 2 * 16 * (2 if augmented else 1)
@@ -124,8 +162,8 @@ def test_train_augmented_is_seeded(method, make_dataset, odenet):
 def test_feat_sim_changes_training(make_dataset, odenet):
     train = make_dataset([8, 8], length=16, separation=1.0)
     budget = Budget(epochs=2, batch_size=8)
-    plain, _ = train_augmented("in-clamp-grad", "cnn", train, budget, odenet, seed=0)
-    regular, _ = train_augmented("in-clamp-grad+fs", "cnn", train, budget, odenet, seed=0)
+    plain = METHODS["in-clamp-grad"].train(train, model="cnn", budget=budget, seed=0).classifier
+    regular = METHODS["in-clamp-grad+fs"].train(train, model="cnn", budget=budget, seed=0).classifier
     assert not torch.equal(plain.head.weight, regular.head.weight)
 
 
@@ -133,32 +171,32 @@ def test_feat_sim_changes_training(make_dataset, odenet):
 
 
 def test_grids_cover_every_combination_once():
-    s = experiment.SETTINGS["quick"]
+    s = chapter.SETTINGS["quick"]
     grids = experiment.grids("quick")
     assert len(grids["paper"]) == len(s.datasets) * len(s.methods) * len(s.seeds)
     assert len(grids["imbalanced"]) == len(s.imbalance_datasets) * len(s.imbalance_methods) * len(s.imbalance_seeds)
     assert len(grids["beyond"]) == len(s.beyond_datasets) * len(s.beyond_methods) * len(s.seeds)
     every = [c for g in grids.values() for c in g]
     assert len({config_key(c) for c in every}) == len(every)
-    assert set(s.methods) <= set(experiment.PAPER_METHODS) and "none" in s.methods
-    assert set(s.datasets) <= set(experiment.paper_results()["dataset"])  # the paper's own data
-    assert not set(s.beyond_datasets) & set(experiment.paper_results()["dataset"])
+    assert set(s.methods) <= set(chapter.PAPER_METHODS) and "none" in s.methods
+    assert set(s.datasets) <= set(experiment.published()["dataset"])  # the paper's own data
+    assert not set(s.beyond_datasets) & set(experiment.published()["dataset"])
     assert {c["budget"]["epochs"] for c in grids["long"]} == {s.long_epochs}
-    assert set(experiment.SETTINGS["full"].methods) == set(METHODS)
+    assert set(chapter.SETTINGS["full"].methods) == set(AUGMENTED_METHODS)
 
 
 def test_profiles_share_code_and_train_every_method_under_fawaz_protocol():
-    quick, full = experiment.SETTINGS["quick"], experiment.SETTINGS["full"]
+    quick, full = chapter.SETTINGS["quick"], chapter.SETTINGS["full"]
     assert set(quick.__dataclass_fields__) == set(full.__dataclass_fields__)
-    assert set(full.datasets) == set(experiment.paper_results()["dataset"])
+    assert set(full.datasets) == set(experiment.published()["dataset"])
     assert full.budget == FAWAZ_RESNET
     assert replace(quick.budget, epochs=FAWAZ_RESNET.epochs) == FAWAZ_RESNET
     assert full.augment.beta == full.augment.eps == 0.33
 
 
 def test_paper_results_are_complete_percentages_as_fractions():
-    paper = experiment.paper_results()
-    assert len(paper) == 8 * len(experiment.PAPER_METHODS) * 3
+    paper = experiment.published()
+    assert len(paper) == 8 * len(chapter.PAPER_METHODS) * 3
     assert paper["value"].between(0, 1).all()
     row = paper.query("dataset == 'CricketX' and method == 'out-sign-grad+fs' and metric == 'bim_accuracy'")
     assert row["value"].item() == pytest.approx(0.7641)
@@ -167,28 +205,28 @@ def test_paper_results_are_complete_percentages_as_fractions():
 
 def test_evaluation_subset_is_stratified_and_fixed(make_dataset):
     test = make_dataset([60, 40], split="test")
-    sub = experiment.evaluation_subset(test, 50)
+    sub = chapter.evaluation_subset(test, 50)
     assert np.bincount(sub.y).tolist() == [30, 20]
-    assert np.array_equal(sub.X, experiment.evaluation_subset(test, 50).X)
-    assert experiment.evaluation_subset(test, None) is test
-    assert experiment.evaluation_subset(test, 500) is test
+    assert np.array_equal(sub.X, chapter.evaluation_subset(test, 50).X)
+    assert chapter.evaluation_subset(test, None) is test
+    assert chapter.evaluation_subset(test, 500) is test
 
 
 def _tiny_settings():
-    return replace(experiment.SETTINGS["quick"], budget=replace(FAWAZ_RESNET, epochs=2),
-                   ode_budget=experiment.ODEBudget(epochs=1), test_size=40)
+    return replace(chapter.SETTINGS["quick"], budget=replace(FAWAZ_RESNET, epochs=2),
+                   ode_budget=ODEBudget(epochs=1), test_size=40)
 
 
 def test_run_one_reports_clean_and_robust_accuracy_and_its_trace():
     tiny = _tiny_settings()
-    balanced = experiment.run_one(experiment._config("ItalyPowerDemand", Imbalance("none"), "in-sign-grad", 0, tiny))
+    balanced = experiment.run_one(chapter._config("ItalyPowerDemand", Imbalance("none"), "in-sign-grad", 0, tiny))
     assert {"clean_accuracy", "fgsm_accuracy", "bim_accuracy", "balanced_accuracy", "predicted_classes",
             "best_epoch"} == set(balanced.metrics)
     assert len(balanced.trace) == 2
-    step = experiment.run_one(experiment._config("ItalyPowerDemand", Imbalance("step", 10), "spec-den", 0, tiny))
+    step = experiment.run_one(chapter._config("ItalyPowerDemand", Imbalance("step", 10), "spec-den", 0, tiny))
     assert {"clean_accuracy_minority", "fgsm_accuracy_minority", "bim_accuracy_minority"} <= set(step.metrics)
     assert all(0 <= v <= 1 for k, v in step.metrics.items() if "accuracy" in k)
-    replay = experiment.run_one(experiment._config("ItalyPowerDemand", Imbalance("step", 10), "spec-den", 0, tiny),
+    replay = experiment.run_one(chapter._config("ItalyPowerDemand", Imbalance("step", 10), "spec-den", 0, tiny),
                                 epochs=1)
     assert replay.metrics == {} and replay.trace == step.trace[:1]
 
@@ -201,7 +239,7 @@ def test_cli_fills_the_store(tmp_path, monkeypatch):
     tiny = replace(_tiny_settings(), datasets=("ItalyPowerDemand",), methods=("none", "spec-den"), seeds=(0,),
                    imbalance_datasets=("ItalyPowerDemand",), imbalance_methods=("none",), imbalance_seeds=(0,),
                    beyond_datasets=(), long_epochs=None, test_size=20)
-    monkeypatch.setitem(experiment.SETTINGS, "quick", tiny)
+    monkeypatch.setitem(chapter.SETTINGS, "quick", tiny)
     monkeypatch.delenv("TSIMB_PROFILE", raising=False)
     out = tmp_path / "table.csv"
     store = tmp_path / "runs"

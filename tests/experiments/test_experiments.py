@@ -38,7 +38,7 @@ def test_profiles_share_code_and_differ_in_settings():
 def test_run_one_evaluates_on_the_untouched_test_split():
     config = experiment._config("ItalyPowerDemand", Imbalance("step", 10), "cnn", "class-weights", 0,
                                 Budget(epochs=1, batch_size=16))
-    metrics = experiment.run_one(config).metrics
+    metrics = experiment.EXPERIMENT.run_one(config).metrics
     assert 0 <= metrics["balanced_accuracy"] <= 1
     assert {"majority_accuracy", "minority_accuracy", "macro_f1", "recall_0", "recall_1"} <= set(metrics)
 
@@ -47,7 +47,7 @@ def test_smote_on_a_one_series_class_is_skipped_not_crashed():
     # BasicMotions has 10 series per class: step-10 leaves one, too few for SMOTE
     config = experiment._config("BasicMotions", Imbalance("step", 10), "cnn", "smote", 0, Budget(epochs=1))
     with pytest.raises(SkipRun, match="only 1 training series"):
-        experiment.run_one(config)
+        experiment.EXPERIMENT.run_one(config)
 
 
 def test_cli_datasets_lists_bundled_and_downloads(capsys):
@@ -111,7 +111,7 @@ def _tiny_store(tmp_path):
     store = RunStore(tmp_path / "runs")
     configs = [experiment._config("ItalyPowerDemand", Imbalance("step", 10), "cnn", method, 0,
                                   Budget(epochs=2, batch_size=16)) for method in ("none", "ldam-drw", "ros")]
-    run_grid(configs, experiment.run_one, chapter="baselines", store=store, cache=None, write="store",
+    run_grid(configs, experiment.EXPERIMENT.run_one, chapter="baselines", store=store, cache=None, write="store",
              progress=False)
     return store
 

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 from tsimb import build_model, seed_everything
-from tsimb.generative import (OVERSAMPLERS, GANDivergedError, IBGANSettings, admissible_bound, benchmark_gan,
+from tsimb.generative import (OVERSAMPLERS, IBGANSettings, admissible_bound, benchmark_gan,
                               discriminative_score, diversity, fit_gan, fit_ibgan, gan_oversample,
-                              mean_pairwise_distance, train_ibgan, tstr_per_class)
+                              mean_pairwise_distance, tstr_per_class)
 from tsimb.generative.common import draw_mask, draw_noise, draw_weighted
 from tsimb.generative.ibgan import imputation_weights, resample_probabilities, resolve_alpha, synthetic_prior
 from tsimb.generative.networks import (Autoencoder, AuxiliaryDiscriminator, BAGANDiscriminator,
@@ -142,7 +142,7 @@ def test_pmiss_zero_is_a_weighted_bootstrap():
         assert torch.equal(v, initial[k]), "G must not train when nothing is masked"
     moved = ibgan(X, y, pmiss=0.5, epochs=1)[0].generator.state_dict()
     assert any(not torch.equal(v, initial[k]) for k, v in moved.items())  # ...but does otherwise
-    assert len(history.c_loss) == 2 and all(np.isfinite(history.c_loss))
+    assert history.loss == history.losses["c_loss"] and len(history.loss) == 2 and all(np.isfinite(history.loss))
 
 
 def test_pmiss_one_generates_every_entry():
@@ -170,23 +170,33 @@ def test_ibgan_imputes_towards_the_class():
     assert hits.mean() >= 0.9
     rmse = np.sqrt((((out - X) ** 2) * m).sum() / m.sum())
     assert rmse < 0.6  # the noise it replaced is off by about 1.2
-    assert len(history.d_loss) == len(history.g_loss) == len(history.seconds) == 60
+    assert len(history.losses["d_loss"]) == len(history.losses["g_loss"]) == len(history.epoch_seconds) == 60
 
 
-def test_train_ibgan_returns_the_classifier_and_is_seeded():
+def test_fit_ibgan_trains_the_classifier_in_place_and_is_seeded():
     X, y = two_class_toy(8)
 
     def run(seed):
         seed_everything(seed)
         clf = build_model("cnn", 1, 2)
-        out, history = train_ibgan(X, y, n_classes=2, classifier=clf, seed=seed, progress=False, epochs=2,
-                                   batch_size=8)
-        assert out is clf
-        return torch.cat([p.detach().flatten() for p in out.parameters()]), history
+        model, history = fit_ibgan(X, y, n_classes=2, classifier=clf, seed=seed, progress=False,
+                                   settings=IBGANSettings(epochs=2, batch_size=8))
+        assert model.classifier is clf
+        return torch.cat([p.detach().flatten() for p in clf.parameters()]), history
 
     (a, ha), (b, hb), (c, _) = run(0), run(0), run(1)
-    assert torch.equal(a, b) and ha.c_loss == hb.c_loss
+    assert torch.equal(a, b) and ha.loss == hb.loss
     assert not torch.equal(a, c)
+
+
+def test_ibgan_classifier_gets_the_budgets_callbacks():
+    """Keep-best weights and schedules act on IB-GAN's classifier, as on every classifier."""
+    from tsimb.train import KeepBestWeights
+
+    X, y = two_class_toy(8)
+    _, history = fit_ibgan(X, y, n_classes=2, classifier=build_model("cnn", 1, 2), progress=False,
+                           settings=IBGANSettings(epochs=3, batch_size=8), callbacks=[KeepBestWeights()])
+    assert history.best_epoch == int(np.argmin(history.loss))
 
 
 def test_settings_are_storable_and_checked():
@@ -196,9 +206,12 @@ def test_settings_are_storable_and_checked():
         IBGANSettings(pmiss=1.5)
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
         IBGANSettings(epochs=0)
-    X, y = two_class_toy(4)
+    from tsimb.methods import METHODS
+
     with pytest.raises(ValueError, match="did you mean 'pmiss'"):
-        train_ibgan(X, y, n_classes=2, classifier=build_model("cnn", 1, 2), pmis=0.3)
+        METHODS["ibgan"].settings_from_config({"ibgan_settings": {"pmis": 0.3}})
+    assert METHODS["ibgan"].settings_from_config({"ibgan_settings": dataclasses.asdict(IBGANSettings())}) \
+        == IBGANSettings()
 
 
 def test_divergence_names_the_epoch():
@@ -211,7 +224,9 @@ def test_divergence_names_the_epoch():
             return self.lin(x.mean(dim=(1, 2))[:, None]) * float("nan")
 
     X, y = two_class_toy(4)
-    with pytest.raises(GANDivergedError, match="not finite at epoch 0.*c_loss"):
+    from tsimb.train import TrainingDivergedError
+
+    with pytest.raises(TrainingDivergedError, match="not finite at epoch 0.*c_loss"):
         fit_ibgan(X, y, n_classes=2, classifier=NaNClassifier(), settings=IBGANSettings(epochs=1), progress=False)
 
 
@@ -264,7 +279,7 @@ def test_each_gan_learns_the_two_classes(method):
     labels = np.repeat([0, 1], 20)
     fake = trained.sample(labels, seed=1)
     assert (nearest_class_mean(fake, X, y) == labels).mean() >= 0.9
-    assert len(trained.history.d_loss) == 60
+    assert len(trained.history.losses["d_loss"]) == 60
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from tsimb.train import METHODS, Budget, train_baseline
+from tsimb.methods import METHODS
 from tsimb.models import NormedLinear, SmallCNN
-from tsimb.train import predict_proba
+from tsimb.train import BASELINE_METHODS, BaselineParams, Budget, ClassicMethod, predict_proba
 
 BUDGET = Budget(epochs=2, batch_size=8, lr=1e-3)
 # series seen per epoch for counts [12, 4] with batches of 8
@@ -25,10 +25,12 @@ def tiny(make_dataset):
     return train, test.X
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", BASELINE_METHODS)
 def test_every_method_trains_and_predicts(tiny, method):
     train, X_test = tiny
-    model, history = train_baseline(method, "cnn", train, BUDGET, seed=0, device="cpu")
+    assert isinstance(METHODS[method], ClassicMethod)
+    trained = METHODS[method].train(train, model="cnn", budget=BUDGET, seed=0, device="cpu")
+    model, history = trained.classifier, trained.history
     assert isinstance(model, SmallCNN)
     assert isinstance(model.head, NormedLinear) == (method == "ldam-drw")
     assert len(history.loss) == 2 and np.isfinite(history.loss).all()
@@ -41,20 +43,37 @@ def test_every_method_trains_and_predicts(tiny, method):
 
 def test_baselines_are_seeded(tiny):
     train, X_test = tiny
-    a, ha = train_baseline("smote", "cnn", train, BUDGET, seed=3, device="cpu")
-    b, hb = train_baseline("smote", "cnn", train, BUDGET, seed=3, device="cpu")
-    assert ha.loss == hb.loss
-    for p, q in zip(a.state_dict().values(), b.state_dict().values()):
+    a = METHODS["smote"].train(train, model="cnn", budget=BUDGET, seed=3, device="cpu")
+    b = METHODS["smote"].train(train, model="cnn", budget=BUDGET, seed=3, device="cpu")
+    assert a.trace == b.trace
+    for p, q in zip(a.classifier.state_dict().values(), b.classifier.state_dict().values()):
         assert torch.equal(p, q)
 
 
 def test_mlp_baseline_gets_the_series_length(tiny):
     train, X_test = tiny
-    model, _ = train_baseline("none", "mlp", train, BUDGET, device="cpu")
+    model = METHODS["none"].train(train, model="mlp", budget=BUDGET, device="cpu").classifier
     assert predict_proba(model, X_test).shape == (10, 2)
 
 
-def test_unknown_method(tiny):
+def test_unknown_method_and_foreign_settings(tiny):
     train, _ = tiny
-    with pytest.raises(ValueError, match="unknown baseline"):
-        train_baseline("mixup", "cnn", train, BUDGET)
+    with pytest.raises(ValueError, match="unknown method"):
+        METHODS["mixup"]
+    with pytest.raises(ValueError, match="takes BaselineParams"):
+        METHODS["none"].train(train, model="cnn", budget=BUDGET, settings=Budget())
+
+
+def test_a_recipe_adds_its_callbacks_to_the_budget_instead_of_replacing_them(tiny):
+    """ldam-drw-sgd brings its warm-up schedule; the budget's keep-best weights stay."""
+    train, _ = tiny
+    trained = METHODS["ldam-drw-sgd"].train(train, model="cnn", seed=0,
+                                            budget=Budget(epochs=3, batch_size=8, keep_best=True))
+    assert trained.history.best_epoch is not None
+
+
+def test_the_methods_settings_are_used(tiny):
+    train, _ = tiny
+    a = METHODS["focal"].train(train, model="cnn", budget=BUDGET, seed=0)
+    b = METHODS["focal"].train(train, model="cnn", budget=BUDGET, seed=0, settings=BaselineParams(focal_gamma=0.0))
+    assert a.trace != b.trace

@@ -148,18 +148,18 @@ def test_predict_proba_and_features(make_series):
         predict_proba(model, X[:, 0])
 
 
-def test_sample_weight_with_a_size_changing_batch_transform_is_an_error(make_series):
-    from tsimb.models import build_model
-    from tsimb.train import Callback, fit
+def test_sample_weights_follow_a_steps_transform_and_must_match_it(make_series):
+    from tsimb.train import ClassifierStep
 
     X, y = make_series([8, 8], seed=0)
 
-    class Double(Callback):
-        def on_batch(self, state, xb, yb):
-            return torch.cat([xb, xb]), torch.cat([yb, yb])
+    class Doubling(ClassifierStep):
+        def transform(self, state, x, y, weight):
+            return torch.cat([x, x]), torch.cat([y, y]), weight  # forgets to repeat the weights
 
-    with pytest.raises(ValueError, match="on_batch"):
-        fit(build_model("cnn", X.shape[1], 2), X, y, epochs=1, sample_weight=np.ones(len(y)), callbacks=[Double()])
+    step = Doubling(build_model("cnn", X.shape[1], 2), X, y, sample_weight=np.ones(len(y)))
+    with pytest.raises(ValueError, match="one weight per series"):
+        fit(step, epochs=1, batch_size=4)
 
 
 def test_predictions_run_in_eval_mode_and_restore_the_mode(make_series):
@@ -215,15 +215,17 @@ def test_the_fawaz_budget_sets_batch_size_schedule_and_keep_best():
     from tsimb.train import FAWAZ_RESNET, KeepBestWeights, PlateauSchedule
 
     assert FAWAZ_RESNET.batch_size_for(23) == 2 and FAWAZ_RESNET.batch_size_for(1000) == 64
-    kwargs = FAWAZ_RESNET.fit_kwargs(23)
-    assert kwargs["batch_size"] == 2 and kwargs["epochs"] == 1500 and kwargs["lr"] == 1e-3
-    kinds = [type(c) for c in kwargs["callbacks"]]
-    assert kinds == [PlateauSchedule, KeepBestWeights]
-    assert kwargs["callbacks"][0].patience == 50 and kwargs["callbacks"][0].min_lr == 1e-4
+    assert FAWAZ_RESNET.epochs == 1500 and FAWAZ_RESNET.lr == 1e-3
+    callbacks = FAWAZ_RESNET.callbacks()
+    assert [type(c) for c in callbacks] == [PlateauSchedule, KeepBestWeights]
+    assert callbacks[0].patience == 50 and callbacks[0].min_lr == 1e-4
+    assert FAWAZ_RESNET.epochs_for(None) == 1500 and FAWAZ_RESNET.epochs_for(2) == 2
 
 
-@pytest.mark.parametrize("field, value", [("epochs", 0), ("epochs", -3), ("batch_size", 0), ("lr", float("nan")),
-                                          ("lr", -1.0), ("batch_rule", "auto")])
+@pytest.mark.parametrize("field, value", [("epochs", 0), ("epochs", -3), ("epochs", True), ("batch_size", 0),
+                                          ("lr", float("nan")), ("lr", -1.0), ("batch_rule", "auto"),
+                                          ("drw_fraction", 5.0), ("weight_decay", float("nan")),
+                                          ("min_lr", float("nan")), ("plateau_patience", 0), ("keep_best", 1)])
 def test_bad_budgets_are_refused(field, value):
     from tsimb.train import Budget
 

@@ -17,19 +17,22 @@ from .ode_guided import (
 )
 from .training import (
     AUGMENTATIONS,
-    METHODS,
+    AUGMENTED_METHODS,
     NEEDS_ODENET,
     Augmentation,
-    AugmentedBatches,
+    AugmentationMethod,
+    AugmentedStep,
+    AugmentedTraining,
     AugmentSettings,
-    FeatSim,
+    ODEBudget,
     augment_all,
     augment_batch,
+    fitted_odenet,
     parse_method,
-    train_augmented,
 )
 
 __all__ = ["PAPER_BETA", "PAPER_EPS", "feat_sim_loss", "in_clamp_grad", "in_sign_grad", "input_gradient_sign",
            "other_class_partners", "out_sign_grad", "rand_grad", "scaled_bound", "spec_den", "AUGMENTATIONS",
-           "METHODS", "NEEDS_ODENET", "AugmentedBatches", "Augmentation", "AugmentSettings", "FeatSim",
-           "augment_all", "augment_batch", "parse_method", "train_augmented"]
+           "AUGMENTED_METHODS", "NEEDS_ODENET", "Augmentation", "AugmentationMethod", "AugmentedStep",
+           "AugmentedTraining", "AugmentSettings", "ODEBudget", "augment_all", "augment_batch", "fitted_odenet",
+           "parse_method"]

@@ -30,16 +30,20 @@ method                     augmented copy of each series
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
+import math
+
+import numpy as np
 import torch
 
 from ..data import Dataset
 from ..models import Classifier, build_model
-from ..models.ode import ODENet, derivative
+from ..models.ode import ODENet, derivative, fit_odenet
 from ..registry import Registry, closest
 from ..runtime import get_device, seed_everything
-from ..train import Budget, Callback, FitState, History, fit
+from ..train import Budget, ClassifierStep, FitState, Method, Trained, fit, register
 from .ode_guided import (
     PAPER_BETA,
     PAPER_EPS,
@@ -57,8 +61,8 @@ FEAT_SIM_SUFFIX = "+fs"
 
 def parse_method(method: str) -> tuple[str | None, bool]:
     """``"out-sign-grad+fs"`` -> ``("out-sign-grad", True)``; ``"none"`` -> ``(None, False)``."""
-    if method not in METHODS:
-        raise ValueError(closest("augmentation method", method, METHODS))
+    if method not in AUGMENTED_METHODS:
+        raise ValueError(closest("augmentation method", method, AUGMENTED_METHODS))
     feat_sim = method.endswith(FEAT_SIM_SUFFIX)
     name = method.removesuffix(FEAT_SIM_SUFFIX)
     return (None if name == "none" else name), feat_sim
@@ -75,6 +79,27 @@ class AugmentSettings:
     feat_sim_weight: float = 1.0
     spec_den_energy: float = 0.9  # eq. 13's share of the energy left untouched
     spec_den_fraction: float = 0.75  # share of the remaining components perturbed
+
+    def __post_init__(self) -> None:
+        check_augment_settings(self)
+
+
+def check_augment_settings(settings: AugmentSettings) -> AugmentSettings:
+    """``settings`` if every bound is a finite positive number and the Spec-Den shares lie in
+    (0, 1], else a ``ValueError`` naming the field (a negative bound would flip the sign of
+    the perturbation, NaN would make every copy NaN)."""
+    for name in ("beta", "eps", "margin"):
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"AugmentSettings.{name} must be a positive number, got {value!r}")
+    value = settings.feat_sim_weight
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"AugmentSettings.feat_sim_weight must be a non-negative number, got {value!r}")
+    for name in ("spec_den_energy", "spec_den_fraction"):
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise ValueError(f"AugmentSettings.{name} must lie in (0, 1], got {value!r}")
+    return settings
 
 
 @dataclass(frozen=True)
@@ -98,7 +123,7 @@ AUGMENTATIONS.add("spec-den", Augmentation(
     lambda x, y, d, m, s, g: spec_den(x, s.spec_den_energy, s.spec_den_fraction), needs_odenet=False), "eqs. 11-14")
 NEEDS_ODENET = frozenset(name for name, a in AUGMENTATIONS.items() if a.needs_odenet)
 # the methods a chapter can train with: no augmentation, each augmentation, each with Feat-Sim
-METHODS = ("none", *AUGMENTATIONS, *(a + FEAT_SIM_SUFFIX for a in AUGMENTATIONS))
+AUGMENTED_METHODS = ("none", *AUGMENTATIONS, *(a + FEAT_SIM_SUFFIX for a in AUGMENTATIONS))
 
 
 def _check_augmentation(name: str, odenet: ODENet | None) -> Augmentation:
@@ -134,73 +159,115 @@ def augment_all(x: torch.Tensor, y: torch.Tensor, odenet: ODENet, model: Classif
             for name in AUGMENTATIONS}
 
 
-class AugmentedBatches(Callback):
-    """A :func:`tsimb.train.fit` callback whose ``on_batch`` appends an augmented copy of
-    each minibatch, so the batch is ``[originals; copies]`` with the labels repeated."""
+class AugmentedStep(ClassifierStep):
+    """A classifier step on augmented minibatches (Sarkar et al., eq. 6): each minibatch of
+    ``B`` originals becomes ``[originals; one copy of each]`` (labels and sample weights
+    repeated), the copy made afresh by augmentation ``augmentation`` (``None``: no copy); with
+    ``feat_sim``, the Feat-Sim term (eq. 15) is added: anchors the originals' features,
+    positives their copies', negatives a random original of another class in the batch (a
+    batch whose originals share one class gets no term). Seeded by ``seed``."""
 
-    def __init__(self, name: str, odenet: ODENet | None = None, settings: AugmentSettings | None = None,
-                 seed: int = 0) -> None:
-        _check_augmentation(name, odenet)  # fail before training starts, not at the first batch
-        self.name, self.odenet, self.settings = name, odenet, settings or AugmentSettings()
-        self.generator = torch.Generator().manual_seed(seed)
+    def __init__(self, model: Classifier, X: np.ndarray, y: np.ndarray, *, augmentation: str | None,
+                 feat_sim: bool = False, odenet: ODENet | None = None, settings: AugmentSettings | None = None,
+                 seed: int = 0, **options) -> None:
+        super().__init__(model, X, y, seed=seed, **options)
+        if self.y.ndim != 1:
+            raise ValueError("ODE-guided augmentation needs class indices, not probability vectors")
+        if feat_sim and augmentation is None:
+            raise ValueError("Feat-Sim (eq. 15) compares each series with its augmented copy: name an augmentation")
+        if augmentation is not None:
+            _check_augmentation(augmentation, odenet)  # fail before training starts, not at the first batch
+        if odenet is not None:
+            odenet.to(self.device)  # dz/dt is evaluated on each minibatch, on the training device
+        self.augmentation, self.feat_sim, self.odenet = augmentation, feat_sim, odenet
+        self.settings = check_augment_settings(settings or AugmentSettings())
+        self.augment_generator = torch.Generator().manual_seed(seed)
+        self.feat_sim_generator = torch.Generator().manual_seed(seed)
 
-    def on_batch(self, state: FitState, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        copies = augment_batch(self.name, xb, yb, odenet=self.odenet, model=state.model, settings=self.settings,
-                               generator=self.generator)
-        return torch.cat([xb, copies.detach()]), torch.cat([yb, yb])
+    def transform(self, state: FitState, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        if self.augmentation is None:
+            return x, y, weight
+        copies = augment_batch(self.augmentation, x, y, odenet=self.odenet, model=state.model,
+                               settings=self.settings, generator=self.augment_generator)
+        return (torch.cat([x, copies.detach()]), torch.cat([y, y]),
+                None if weight is None else torch.cat([weight, weight]))
 
-
-class FeatSim(Callback):
-    """A :func:`tsimb.train.fit` callback whose ``loss_term`` is, for batches laid out by
-    :class:`AugmentedBatches`: ``weight`` times the Feat-Sim loss (eq. 15) with anchors the
-    originals' features, positives their copies' and negatives a random original of
-    another class in the same batch.
-
-    A batch whose originals all share one class has no negatives; it gets no Feat-Sim
-    term (this happens under heavy imbalance with small batches).
-    """
-
-    def __init__(self, margin: float = 1.0, weight: float = 1.0, seed: int = 0) -> None:
-        self.margin, self.weight = margin, weight
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def loss_term(self, state: FitState, features: torch.Tensor, xb: torch.Tensor,
-                  yb: torch.Tensor) -> torch.Tensor:
-        if features.shape[0] % 2:
-            raise ValueError("Feat-Sim expects [originals; augmented copies] batches (AugmentedBatches)")
-        n = features.shape[0] // 2
-        labels = yb[:n]
+    def extra_loss(self, state: FitState, features: torch.Tensor, x: torch.Tensor,
+                   y: torch.Tensor) -> torch.Tensor | None:
+        if not self.feat_sim:
+            return None
+        n = features.shape[0] // 2  # [originals; copies], as transform lays them out
+        labels = y[:n]
         if labels.unique().numel() < 2:
             return features.new_zeros(())
         anchor, positive = features[:n], features[n:]
-        negative = anchor[other_class_partners(labels, self.generator)]
-        return self.weight * feat_sim_loss(anchor, positive, negative, self.margin)
+        negative = anchor[other_class_partners(labels, self.feat_sim_generator)]
+        return self.settings.feat_sim_weight * feat_sim_loss(anchor, positive, negative, self.settings.margin)
 
 
-def train_augmented(method: str, model_name: str, train: Dataset, budget: Budget, odenet: ODENet | None = None,
-                    settings: AugmentSettings = AugmentSettings(), seed: int = 0,
-                    device: torch.device | str | None = None, epochs: int | None = None
-                    ) -> tuple[Classifier, History]:
-    """Build ``model_name`` and train it with cross entropy on ``train`` augmented by
-    ``method`` (one of :data:`METHODS`; eq. 6, plus eq. 15 for ``+fs``) with Adam.
+@dataclass(frozen=True)
+class ODEBudget:
+    """Budget of the ODENet fit (Adam; the paper's lr is 3e-4 and weight decay 1e-3, sec. II-A)."""
 
-    ``odenet`` is needed by the In-/Out-/Rand-Grad methods; fit it on ``train`` with
-    :func:`tsimb.models.fit_odenet`. Initialisation, minibatch order and the augmentations'
-    random draws are seeded by ``seed``. The budget's batch size counts original series;
-    each minibatch is twice that with the copies. ``epochs`` stops early (replays).
-    """
-    name, feat_sim = parse_method(method)
-    device = get_device(device)
-    if odenet is not None:
-        odenet.to(device)  # dz/dt is evaluated on each minibatch, on the training device
-    kwargs = budget.fit_kwargs(len(train.y))
-    if epochs is not None:
-        kwargs["epochs"] = min(epochs, budget.epochs)
-    if name is not None:
-        kwargs["callbacks"].append(AugmentedBatches(name, odenet, settings, seed=seed))
-    if feat_sim:
-        kwargs["callbacks"].append(FeatSim(settings.margin, settings.feat_sim_weight, seed=seed))
-    seed_everything(seed)
-    model = build_model(model_name, train.n_channels, train.n_classes, train.length)
-    history = fit(model, train.X, train.y, seed=seed, device=device, **kwargs)
-    return model, history
+    epochs: int = 20
+    batch_size: int = 16
+    lr: float = 3e-4
+    weight_decay: float = 1e-3
+
+
+@dataclass(frozen=True)
+class AugmentedTraining:
+    """An augmentation method's constants, as a run stores them: the augmentations' bounds
+    and Feat-Sim constants (``augment``) and the budget of the ODENet fit (``ode_budget``)."""
+
+    augment: AugmentSettings = AugmentSettings()
+    ode_budget: ODEBudget = ODEBudget()
+
+
+@lru_cache(maxsize=8)
+def _fitted_odenet(data: bytes, shape: tuple[int, ...], seed: int, budget: ODEBudget) -> ODENet:
+    X = np.frombuffer(data, dtype=np.float32).reshape(shape).copy()
+    odenet, _ = fit_odenet(X, epochs=budget.epochs, batch_size=budget.batch_size, lr=budget.lr,
+                           weight_decay=budget.weight_decay, seed=seed)
+    return odenet
+
+
+def fitted_odenet(train: Dataset, seed: int, budget: ODEBudget) -> ODENet:
+    """The ODENet of a training set, fitted on it with ``budget`` and ``seed`` (Sarkar et al.,
+    sec. II-A); the last few are cached, since every method of a grid cell shares it."""
+    X = np.ascontiguousarray(train.X, dtype=np.float32)
+    return _fitted_odenet(X.tobytes(), X.shape, seed, budget)
+
+
+class AugmentationMethod(Method):
+    """Training on augmented minibatches (Sarkar et al., eq. 6), with Feat-Sim (eq. 15) for
+    the ``+fs`` variants. The ODENet the gradient methods need is fitted on the training
+    split first (cached per training set, seed and ODE budget)."""
+
+    Settings = AugmentedTraining
+    config_key = None  # its two fields are keys of their own: ``augment``, ``ode_budget``
+
+    def __init__(self, name: str, summary: str) -> None:
+        super().__init__(name, summary)
+        self.augmentation, self.feat_sim = parse_method(name)
+
+    def train(self, train: Dataset, *, model: str, budget: Budget, settings: AugmentedTraining | None = None,
+              seed: int = 0, epochs: int | None = None, device: torch.device | str | None = None) -> Trained:
+        settings = self.check_settings(settings)
+        device = get_device(device)
+        odenet = (fitted_odenet(train, seed, settings.ode_budget) if self.augmentation in NEEDS_ODENET else None)
+        seed_everything(seed)
+        classifier = build_model(model, train.n_channels, train.n_classes, train.length)
+        step = AugmentedStep(classifier, train.X, train.y, augmentation=self.augmentation, feat_sim=self.feat_sim,
+                             odenet=odenet, settings=settings.augment, seed=seed, device=device,
+                             lr=budget.lr, weight_decay=budget.weight_decay)
+        history = fit(step, epochs=budget.epochs_for(epochs), batch_size=budget.batch_size_for(len(train.y)),
+                      callbacks=budget.callbacks())
+        return Trained(classifier, history)
+
+
+for _name in AUGMENTED_METHODS:
+    if _name != "none":  # no augmentation is the classic "none" (tsimb.train.baselines)
+        register(AugmentationMethod(_name, AUGMENTATIONS.summary(_name.removesuffix(FEAT_SIM_SUFFIX))
+                                    + (" + Feat-Sim (eq. 15)" if _name.endswith(FEAT_SIM_SUFFIX) else "")))

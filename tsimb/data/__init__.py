@@ -37,8 +37,9 @@ from .sources import (
     load_dataset,
     load_train_test,
 )
+from .votes import Votes  # noqa: E402
 
-__all__ = [
+__all__ = ["Votes",
     "ARCHIVE_ENV", "archive_datasets", "archive_dirs", "read_ts", "read_ucr_tsv", "Dataset",
     "DatasetUnavailableError", "encode_labels", "resample_to_length", "validate_series", "z_normalise",
     "PROTOCOLS", "Imbalance", "binary_pair", "class_halves", "drop_half_of_classes", "dropped_classes", "exponential_imbalance",

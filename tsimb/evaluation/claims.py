@@ -143,13 +143,21 @@ def beside_paper(ours: pd.DataFrame, paper: pd.DataFrame, index: list[str], metr
 
 
 def beside_paper_grid(ours: pd.DataFrame, paper: pd.DataFrame, metric: str, rows: str = "method",
-                      columns: str = "dataset", scale: float = 100, digits: int = 1) -> pd.DataFrame:
+                      columns: str = "dataset", scale: float = 100, digits: int = 1,
+                      row_order: Iterable[str] | None = None, column_order: Iterable[str] | None = None
+                      ) -> pd.DataFrame:
     """One ``metric`` as a ``rows`` x ``columns`` grid: ours as ``mean ± sd`` over seeds, the
     paper's published value in brackets where it has one (the IB-GAN chapter's Tables 1
-    and 4 beside ours). ``paper`` is tidy with the same ``rows``/``columns`` keys."""
+    and 4 beside ours). ``paper`` is tidy with the same ``rows``/``columns`` keys. With
+    ``row_order`` / ``column_order`` the grid has exactly those rows and columns, in that
+    order, cells without runs empty."""
     stats = ours[ours["metric"] == metric].groupby([rows, columns])["value"].agg(["mean", "std"])
     published = paper[paper["metric"] == metric].set_index([rows, columns])["value"]
     cells = {key: f"{m * scale:.{digits}f} ± {sd * scale:.{digits}f}"
              + (f" ({published[key] * scale:.{digits}f})" if key in published.index else "")
              for key, m, sd in zip(stats.index, stats["mean"], stats["std"].fillna(0.0))}
-    return pd.Series(cells).unstack()
+    grid = pd.Series(cells).unstack()
+    if row_order is not None or column_order is not None:
+        grid = grid.reindex(index=None if row_order is None else list(row_order),
+                            columns=None if column_order is None else list(column_order)).fillna("")
+    return grid

@@ -14,9 +14,11 @@ from .runner import (
     SkipRun,
     describe_runs,
     format_summary,
+    mean_of,
     run_grid,
     summarise,
 )
+from .experiment import Experiment, experiment
 from .store import (
     RunStore,
     config_key,
@@ -72,8 +74,8 @@ def written_chapters() -> list[str]:
 
 
 def chapter_module(name: str) -> ModuleType:
-    """The experiment module of chapter ``name``: it has ``CHAPTER``, ``datasets(profile)``, ``grids(profile)``,
-    ``run_one(config, epochs=None)``, ``REFERENCE_METHOD``, ``OWN_METHODS`` and ``BOOKKEEPING``."""
+    """The experiment module of chapter ``name``; its :class:`Experiment` is ``EXPERIMENT``
+    (see :func:`experiment`)."""
     chapter = CHAPTERS[name]
     if chapter.planned:
         raise ValueError(f"chapter {name!r} is planned and has no experiment yet; written: "
@@ -97,7 +99,7 @@ def book_datasets(profile: str | None = None) -> dict[str, list[str]]:
     chapters that use it (read from every chapter's experiment, without loading data)."""
     used: dict[str, list[str]] = {}
     for name in written_chapters():
-        for dataset in chapter_module(name).datasets(profile):
+        for dataset in experiment(name).datasets(profile):
             used.setdefault(dataset, []).append(name)
     return dict(sorted(used.items(), key=lambda item: item[0].lower()))
 
@@ -124,12 +126,12 @@ def book_dataset_table(profile: str | None = None) -> "pd.DataFrame":  # noqa: F
 def _stored_records(chapter: str, profile: str | None, store: RunStore | None) -> tuple[list[dict], int]:
     """The stored runs behind chapter ``chapter``'s grids under ``profile``, and how many
     of its configurations the store lacks."""
-    module = chapter_module(chapter)
+    exp = experiment(chapter)
     store = store or default_store()
-    keys = {config_key(c) for grid in module.grids(profile).values() for c in grid}
+    keys = {config_key(c) for grid in exp.grids(profile).values() for c in grid}
     if store is None:
         return [], len(keys)
-    records = [r for k, r in store.records(module.CHAPTER).items() if k in keys]
+    records = [r for k, r in store.records(exp.chapter).items() if k in keys]
     return records, len(keys) - len(records)
 
 
@@ -174,6 +176,6 @@ def running_note(chapter: str, profile: str | None = None, store: RunStore | Non
             f"`TSIMB_PROFILE=full` before starting Jupyter, or `python -m tsimb run {chapter} --profile full`.")
 
 
-__all__ = ["PROFILES", "resolve_profile", "RunOutput", "SkipRun", "run_grid", "summarise", "format_summary",
+__all__ = ["Experiment", "experiment", "PROFILES", "resolve_profile", "RunOutput", "SkipRun", "run_grid", "summarise", "format_summary", "mean_of",
            "describe_runs", "RunStore", "config_key", "default_store_dir", "default_run_cache_dir", "CHAPTERS",
            "Chapter", "chapter_module", "chapter_table", "book_datasets", "book_dataset_table", "written_chapters", "provenance_line", "chapter_cost", "running_note"]

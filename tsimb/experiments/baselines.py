@@ -1,7 +1,7 @@
 """The experiment of the book's chapter *Baselines for imbalanced time-series
 classification*: every method of :mod:`tsimb.train.baselines`, FCN and ResNet, several bundled
 data sets under step and exponential imbalance, several seeds; plus a sweep of the
-imbalance ratio. ``python -m tsimb run baselines`` runs it headless.
+imbalance ratio. ``python -m tsimb run baselines`` runs it headless; the chapter reads it through :data:`EXPERIMENT`.
 """
 
 from __future__ import annotations
@@ -9,14 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import pandas as pd
 
-from ..data import Imbalance, TooFewSeriesError, class_halves, load_train_test
+from ..data import Dataset, Imbalance, class_halves, load_train_test
 from ..evaluation import evaluate
-from ..train import Budget, predict_proba
-from ..train.baselines import METHODS, BaselineParams, train_baseline
-from .profiles import resolve_profile
-from .runner import RunOutput, SkipRun, run_grid, tidy
+from ..methods import Trained
+from ..train import BASELINE_METHODS, BaselineParams, Budget, predict_proba
+from .experiment import Experiment
 
 CHAPTER = "baselines"
 CODE_VERSION = "baselines-3"  # bump when a change alters results, so that stored runs are not served
@@ -45,7 +43,7 @@ SETTINGS = {
     "quick": BaselineSettings(
         datasets=("ItalyPowerDemand", "GunPoint", "JapaneseVowels"),
         models=("resnet", "fcn"),
-        methods=METHODS,
+        methods=BASELINE_METHODS,
         imbalances=(Imbalance("step", 10), Imbalance("exp", 10)),
         seeds=(0, 1, 2),
         budget=Budget(epochs=30, batch_size=16, lr=1e-3),
@@ -61,7 +59,7 @@ SETTINGS = {
         datasets=("ItalyPowerDemand", "GunPoint", "JapaneseVowels", "OSULeaf", "Trace",
                   "CricketX", "UWaveGestureLibraryX", "InsectWingbeatSound"),
         models=("resnet", "fcn"),
-        methods=METHODS,
+        methods=BASELINE_METHODS,
         imbalances=(Imbalance("step", 10), Imbalance("exp", 10), Imbalance("step", 100), Imbalance("exp", 100)),
         seeds=(0, 1, 2, 3, 4),
         budget=Budget(epochs=500, batch_size=16, lr=1e-3),
@@ -74,21 +72,11 @@ SETTINGS = {
 }
 
 
-def run_one(config: dict, epochs: int | None = None) -> RunOutput:
-    """Train and evaluate one configuration (keys as built by :func:`configs`); with
-    ``epochs``, train only that many epochs and return the loss trace (a replay)."""
-    train, test = load_train_test(config["dataset"])
-    imbalance = Imbalance(config["imbalance"], config["ratio"])
-    train = imbalance.apply(train, seed=config["seed"])
-    try:
-        model, history = train_baseline(config["method"], config["model"], train, Budget(**config["budget"]),
-                                        seed=config["seed"], epochs=epochs, params=BaselineParams(**config["params"]))
-    except TooFewSeriesError as error:
-        raise SkipRun(str(error)) from error
-    if epochs is not None:
-        return RunOutput({}, history.loss)
+def score(config: dict, trained: Trained, train: Dataset, test: Dataset) -> dict[str, float]:
+    """Balanced accuracy, macro F1, MCC, PR-AUC, G-mean and the accuracy of the majority and
+    minority halves of the classes (by training count) on the published test split."""
     majority, minority = class_halves(train.class_counts())
-    return RunOutput(evaluate(test.y, predict_proba(model, test.X), majority, minority), history.loss)
+    return evaluate(test.y, predict_proba(trained.classifier, test.X), majority, minority)
 
 
 def _config(dataset: str, imbalance: Imbalance, model: str, method: str, seed: int, budget: Budget,
@@ -134,43 +122,22 @@ def sweep_configs(settings: BaselineSettings) -> list[dict]:
     ]
 
 
-BOOKKEEPING = ("chapter", "version", "budget", "params")
-REFERENCE_METHOD, OWN_METHODS = "none", ("ldam-drw", "smote")
-
-
-def datasets(profile: str | None = None) -> set[str]:
-    """The data sets the chapter's grids use under ``profile`` (without loading them)."""
-    settings = SETTINGS[resolve_profile(profile)]
+def used_datasets(settings: BaselineSettings) -> set[str]:
     return {*settings.datasets, settings.sweep_dataset}
 
 
-def grids(profile: str | None = None) -> dict[str, list[dict]]:
-    """Every grid of the chapter under ``profile``, by name (what ``tsimb run`` fills)."""
-    settings = SETTINGS[resolve_profile(profile)]
+def build_grids(settings: BaselineSettings) -> dict[str, list[dict]]:
+    """``main`` (every method, model and protocol), ``sweep`` (step imbalance at several
+    ratios on one data set) and ``ldam_schedule`` (LDAM-DRW under our Adam schedule and
+    the reference code's SGD schedule)."""
     schedule = [_config(settings.schedule_dataset, settings.schedule_imbalance, settings.sweep_model, method, seed,
                         settings.budget, settings.params)
                 for method in ("ldam-drw", "ldam-drw-sgd") for seed in settings.seeds]
     return {"main": configs(settings), "sweep": sweep_configs(settings), "ldam_schedule": schedule}
 
 
-def run(profile: str | None = None, progress: bool | None = None, **runner) -> pd.DataFrame:
-    """The main grid as a tidy table: dataset, imbalance, ratio, protocol, model, method,
-    seed, metric, value. Rows with protocol ``balanced`` are the unsubsampled reference.
-    ``runner`` goes to :func:`~tsimb.experiments.runner.run_grid` (store, cache, executor, ...)."""
-    grid = run_grid(grids(profile)["main"], run_one, chapter=CHAPTER, progress=progress, desc="baselines", **runner)
-    return tidy(grid, BOOKKEEPING)
-
-
-def run_ldam_schedule(profile: str | None = None, progress: bool | None = None, **runner) -> pd.DataFrame:
-    """LDAM-DRW with Adam and one 10x drop (ours) against the reference code's SGD
-    schedule, on one data set, as a tidy table."""
-    grid = run_grid(grids(profile)["ldam_schedule"], run_one, chapter=CHAPTER, progress=progress,
-                    desc="LDAM-DRW schedules", **runner)
-    return tidy(grid, BOOKKEEPING)
-
-
-def run_sweep(profile: str | None = None, progress: bool | None = None, **runner) -> pd.DataFrame:
-    """Step imbalance at several ratios on one data set, as a tidy table."""
-    grid = run_grid(grids(profile)["sweep"], run_one, chapter=CHAPTER, progress=progress, desc="ratio sweep",
-                    **runner)
-    return tidy(grid, BOOKKEEPING)
+EXPERIMENT = Experiment(
+    chapter=CHAPTER, code_version=CODE_VERSION, settings=SETTINGS, build_grids=build_grids,
+    used_datasets=used_datasets, score=score, bookkeeping=("chapter", "version", "budget", "params"),
+    reference_method="none", own_methods=("ldam-drw", "smote"),
+)

@@ -18,16 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data import (Dataset, TooFewSeriesError, class_halves, drop_half_of_classes, dropped_classes,
-                    load_train_test)
+from ..data import Dataset, class_halves, drop_half_of_classes, dropped_classes, load_train_test
 from ..evaluation import Claim, evaluate
-from ..generative import (GANSettings, IBGANSettings, discriminative_score, diversity, fit_gan, fit_ibgan,
-                          gan_oversample, train_ibgan, tstr_per_class)
-from ..models import build_model
-from ..runtime import seed_everything
-from ..train import Budget, predict_proba, train_baseline
-from .profiles import resolve_profile
-from .runner import RunOutput, SkipRun, run_grid, tidy
+from ..generative import GANSettings, IBGANSettings, discriminative_score, diversity, tstr_per_class
+from ..methods import Sampler, Trained
+from ..train import Budget, predict_proba
+from .experiment import Experiment
 
 CHAPTER = "ib-gan"
 CODE_VERSION = "ib-gan-1"  # bump when a change alters results, so that stored runs are not served
@@ -35,9 +31,8 @@ TABLE_1 = ("Epilepsy",)
 TABLE_4 = ("FingerMovements", "Handwriting", "Libras", "RacketSports")
 BASELINES = ("none", "class-weights", "ros", "rus", "smote")
 GANS = ("cgan", "acgan", "bagan")
-METHODS = (*BASELINES, *GANS, "ibgan")
+CHAPTER_METHODS = (*BASELINES, *GANS, "ibgan")
 REFERENCE_METHOD, OWN_METHODS = "none", ("ibgan",)
-BOOKKEEPING = ("chapter", "version", "budget", "gan", "ibgan_settings", "drop_fraction", "min_keep")
 
 
 @dataclass(frozen=True)
@@ -84,7 +79,7 @@ PAPER_BUDGET = ClassifierBudget("paper", "cnn", Budget(epochs=20, batch_size=32,
 SETTINGS = {
     "quick": IBGANChapterSettings(
         datasets=(*TABLE_1, *TABLE_4),
-        methods=METHODS,
+        methods=CHAPTER_METHODS,
         seeds=(0, 1, 2, 3, 4),  # the paper's 5 replicates
         budgets=(PAPER_BUDGET, ClassifierBudget("trained", "fcn", Budget(epochs=100, batch_size=16, lr=1e-3),
                                                 GANSettings(epochs=100, ae_epochs=50), "trained: FCN, 100 epochs")),
@@ -100,11 +95,11 @@ SETTINGS = {
     ),
     "full": IBGANChapterSettings(
         datasets=(*TABLE_1, *TABLE_4),
-        methods=METHODS,
+        methods=CHAPTER_METHODS,
         seeds=(0, 1, 2, 3, 4),
         budgets=(PAPER_BUDGET, ClassifierBudget("trained", "fcn", Budget(epochs=500, batch_size=16, lr=1e-3),
                                                 GANSettings(epochs=500, ae_epochs=200), "trained: FCN, 500 epochs")),
-        trained_methods=METHODS,
+        trained_methods=CHAPTER_METHODS,
         trained_seeds=(0, 1, 2, 3, 4),
         ibgan=IBGANSettings(),
         pmiss_values=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0),
@@ -123,93 +118,38 @@ def imbalanced_split(dataset: str, seed: int, fraction: float = 0.75, min_keep: 
     return train.subset(drop_half_of_classes(train.y, fraction, seed, min_keep)), test
 
 
-def _classifier(config: dict, train: Dataset):
-    seed_everything(config["seed"])
-    return build_model(config["model"], train.n_channels, train.n_classes, train.length)
+def split(config: dict) -> tuple[Dataset, Dataset]:
+    return imbalanced_split(config["dataset"], config["seed"], config["drop_fraction"], config["min_keep"])
 
 
-def _ibgan_settings(config: dict, budget: Budget, epochs: int | None) -> IBGANSettings:
-    stored = config["ibgan_settings"]
-    settings = IBGANSettings(**{**stored, "betas": tuple(stored["betas"]), "betas_c": tuple(stored["betas_c"])})
-    return replace(settings, epochs=min(epochs or budget.epochs, budget.epochs), batch_size=budget.batch_size,
-                   lr_c=budget.lr)
+def score(config: dict, trained: Trained, train: Dataset, test: Dataset) -> dict[str, float]:
+    """The classic metrics on the published test split (halves by training count), how many
+    classes the model predicts (1: a constant predictor), the training-set size and which
+    classes the protocol thinned."""
+    majority, minority = class_halves(train.class_counts())
+    proba = predict_proba(trained.classifier, test.X)
+    metrics = evaluate(test.y, proba, majority, minority)
+    metrics["predicted_classes"] = float(len(set(proba.argmax(1).tolist())))
+    metrics["train_series"] = float(len(train))
+    n_labels = int(load_train_test(config["dataset"])[0].y.max()) + 1  # as drop_half_of_classes draws them
+    metrics.update({f"dropped_class_{k}": 1.0 for k in dropped_classes(n_labels, config["seed"])})
+    return metrics
 
 
-def _gan_settings(config: dict) -> GANSettings:
-    return GANSettings(**{**config["gan"], "betas": tuple(config["gan"]["betas"])})
-
-
-def generated(config: dict, train: Dataset, classes: list[int], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Series that ``config``'s method (``cgan``, ``acgan``, ``bagan`` or ``ibgan``) generates
-    after training on ``train``: one for each real series of ``classes``, in the real
-    series' order and with their labels. IB-GAN's are the imputations of those very series
-    at its ``pmiss`` (so the ``i``-th is the twin of the ``i``-th real one)."""
-    budget = Budget(**config["budget"])
-    source = np.flatnonzero(np.isin(train.y, classes))
-    labels = train.y[source]
-    if config["method"] == "ibgan":
-        model, _ = fit_ibgan(train.X, train.y, n_classes=train.n_classes, classifier=_classifier(config, train),
-                             settings=_ibgan_settings(config, budget, None), seed=config["seed"])
-        return model.generate(train.X[source], labels, seed=seed), labels
-    trained = fit_gan(config["method"], train.X, train.y, settings=_gan_settings(config), seed=config["seed"])
-    return trained.sample(labels, seed=seed), labels
-
-
-def run_quality(config: dict) -> RunOutput:
-    """Quality of what ``config``'s GAN generates for the minority half of the classes of
-    its imbalanced training split: the discriminative score (0: indistinguishable from the
-    real series), train-on-synthetic-test-on-real recall on the test split, and diversity
+def score_generated(config: dict, sampler: Sampler, train: Dataset, test: Dataset) -> dict[str, float]:
+    """Quality of what a GAN generates for the minority half of the classes of its
+    imbalanced training split, one series per real one (IB-GAN's are the imputations of
+    those very series): the discriminative score (0: indistinguishable from the real
+    series), train-on-synthetic-test-on-real recall on the test split, and diversity
     (generated over real mean pairwise distance, 1: as diverse as the data)."""
-    train, test = imbalanced_split(config["dataset"], config["seed"], config["drop_fraction"], config["min_keep"])
     minority = class_halves(train.class_counts())[1]
-    X_gen, y_gen = generated(config, train, minority, seed=config["seed"])  # as many as each class has
     real = np.isin(train.y, minority)
+    X_gen, y_gen = sampler(train.X[real], train.y[real], config["seed"]), train.y[real]
     in_test = np.isin(test.y, minority)
     tstr = tstr_per_class(X_gen, y_gen, test.X[in_test], test.y[in_test])
     div = diversity(X_gen, y_gen, train.X[real], train.y[real])
-    metrics = {"discriminative_score": discriminative_score(train.X[real], X_gen, seed=config["seed"]),
-               "tstr_recall": float(np.nanmean(tstr["recall"])), "diversity_ratio": float(div["ratio"].mean())}
-    return RunOutput(metrics)
-
-
-def run_one(config: dict, epochs: int | None = None) -> RunOutput:
-    """Train and evaluate one configuration; with ``epochs``, train the classifier (IB-GAN:
-    the triplet) only that many epochs and return its loss trace (a replay). Configurations
-    of the ``quality`` grid score what a GAN generates instead (:func:`run_quality`)."""
-    if config.get("kind") == "quality":
-        return run_quality(config) if epochs is None else RunOutput({}, [])
-    imbalanced, test = imbalanced_split(config["dataset"], config["seed"], config["drop_fraction"], config["min_keep"])
-    train = imbalanced  # replaced by the oversampled set for the two-stage GANs
-    budget = Budget(**config["budget"])
-    method = config["method"]
-    if method == "ibgan":
-        classifier, history = train_ibgan(train.X, train.y, n_classes=train.n_classes,
-                                          classifier=_classifier(config, train),
-                                          settings=_ibgan_settings(config, budget, epochs), seed=config["seed"])
-        trace = history.c_loss
-    else:
-        if method in GANS:
-            X_new, y_new = gan_oversample(method, train.X, train.y, settings=_gan_settings(config), seed=config["seed"])
-            train = Dataset(train.name, "train", X_new, y_new, train.class_names, train.source)
-            recipe = "none"
-        else:
-            recipe = method
-        try:
-            classifier, fit_history = train_baseline(recipe, config["model"], train, budget, seed=config["seed"],
-                                                     epochs=epochs)
-        except TooFewSeriesError as error:  # SMOTE on too small a class: recorded as skipped
-            raise SkipRun(str(error)) from error
-        trace = fit_history.loss
-    if epochs is not None:
-        return RunOutput({}, trace)
-    majority, minority = class_halves(imbalanced.class_counts())
-    proba = predict_proba(classifier, test.X)
-    metrics = evaluate(test.y, proba, majority, minority)
-    metrics["predicted_classes"] = float(len(set(proba.argmax(1).tolist())))  # 1: a constant predictor
-    metrics["train_series"] = float(len(imbalanced))
-    n_labels = int(load_train_test(config["dataset"])[0].y.max()) + 1  # as drop_half_of_classes draws them
-    metrics.update({f"dropped_class_{k}": 1.0 for k in dropped_classes(n_labels, config["seed"])})
-    return RunOutput(metrics, trace)
+    return {"discriminative_score": discriminative_score(train.X[real], X_gen, seed=config["seed"]),
+            "tstr_recall": float(np.nanmean(tstr["recall"])), "diversity_ratio": float(div["ratio"].mean())}
 
 
 def _config(dataset: str, method: str, seed: int, budget: ClassifierBudget, settings: IBGANChapterSettings,
@@ -223,42 +163,31 @@ def _config(dataset: str, method: str, seed: int, budget: ClassifierBudget, sett
                 pmiss=ibgan.pmiss if method == "ibgan" else None)
 
 
-def datasets(profile: str | None = None) -> set[str]:
-    """The data sets a profile's grids load."""
-    return set(SETTINGS[resolve_profile(profile)].datasets)
+def used_datasets(s: IBGANChapterSettings) -> set[str]:
+    return set(s.datasets)
 
 
-def grids(profile: str | None = None) -> dict[str, list[dict]]:
+def build_grids(s: IBGANChapterSettings) -> dict[str, list[dict]]:
     """The chapter's grids: ``paper`` (every method under the paper's budget), ``trained``
     (the second budget's methods under the properly trained FCN), ``pmiss`` (IB-GAN's
-    sweep, paper budget) and ``quality`` (what each GAN generates, second budget). The
-    stored ``ibgan_settings`` keep IBGANSettings' own epochs, batch size and classifier
-    learning rate; a run takes those three from its ``budget`` (:func:`run_one`)."""
-    s = SETTINGS[resolve_profile(profile)]
+    sweep, paper budget, with the paper grid's runs at the default ``pmiss``) and
+    ``quality`` (what each GAN generates, second budget). The stored ``ibgan_settings``
+    keep IBGANSettings' own epochs, batch size and classifier learning rate; a run takes
+    those three from its ``budget`` (:class:`tsimb.generative.IBGANMethod`)."""
     paper, trained = s.budgets
     return {
         "paper": [_config(d, m, seed, paper, s) for d in s.datasets for m in s.methods for seed in s.seeds],
         "trained": [_config(d, m, seed, trained, s) for d in s.datasets for m in s.trained_methods
                     for seed in s.trained_seeds],
         "pmiss": [_config(d, "ibgan", seed, paper, s, pmiss) for d in s.datasets for pmiss in s.pmiss_values
-                  if pmiss != s.ibgan.pmiss for seed in s.pmiss_seeds],
+                  if pmiss != s.ibgan.pmiss for seed in s.pmiss_seeds]
+        + [_config(d, "ibgan", seed, paper, s) for d in s.datasets for seed in s.seeds],
         # IB-GAN twice: at its pmiss its series are imputations of the very real ones they are
         # scored against (90% copied at 0.1), so it is also scored at pmiss 1, from noise as the GANs
         "quality": [{**_config(d, m, seed, trained, s, pmiss), "kind": "quality"} for d in s.quality_datasets
                     for m, pmiss in (*((g, None) for g in GANS), ("ibgan", None), ("ibgan", 1.0))
                     for seed in s.quality_seeds],
     }
-
-
-def run(profile: str | None = None, grid: str = "paper", progress: bool | None = None, **runner) -> pd.DataFrame:
-    """One of :func:`grids` as a tidy table (dataset, imbalance, ratio, protocol, classifier,
-    model, method, pmiss, seed, metric, value; ``kind`` for the quality grid); ``pmiss``
-    includes the main grid's IB-GAN runs at the default ``pmiss``."""
-    configs = grids(profile)[grid]
-    if grid == "pmiss":
-        configs = configs + [c for c in grids(profile)["paper"] if c["method"] == "ibgan"]
-    table = run_grid(configs, run_one, chapter=CHAPTER, progress=progress, desc=f"ib-gan: {grid}", **runner)
-    return tidy(table, BOOKKEEPING)
 
 
 PUBLISHED = Path(__file__).parent / "published" / "deng2022_ibgan_tables_1_4.csv"
@@ -271,11 +200,19 @@ def paper_results() -> pd.DataFrame:
 
 
 CLAIMS = (
-    *(Claim(f"IB-GAN beats {m}", "sec. 3.1, Tables 1 and 4", "ibgan", m, "balanced_accuracy") for m in METHODS
+    *(Claim(f"IB-GAN beats {m}", "sec. 3.1, Tables 1 and 4", "ibgan", m, "balanced_accuracy") for m in CHAPTER_METHODS
       if m != "ibgan"),
     Claim("IB-GAN (pmiss 0.1) beats the naive GAN (pmiss 1)", "sec. 3.1", "ibgan-0.1", "ibgan-1", "balanced_accuracy"),
     Claim("pmiss 0.1 is as good as 0.3 (within 2 points)", "sec. 3.2.1, Figure 3", "ibgan-0.1", "ibgan-0.3",
           "balanced_accuracy", kind="non-inferiority", margin=0.02),
     Claim("pmiss 0.1 is as good as 0.5 (within 2 points)", "sec. 3.2.1, Figure 3", "ibgan-0.1", "ibgan-0.5",
           "balanced_accuracy", kind="non-inferiority", margin=0.02),
+)
+
+
+EXPERIMENT = Experiment(
+    chapter=CHAPTER, code_version=CODE_VERSION, settings=SETTINGS, build_grids=build_grids,
+    used_datasets=used_datasets, score=score, split=split, score_generated=score_generated,
+    bookkeeping=("chapter", "version", "budget", "gan", "ibgan_settings", "drop_fraction", "min_keep"),
+    reference_method=REFERENCE_METHOD, own_methods=OWN_METHODS, claims=CLAIMS, paper_results=paper_results,
 )

@@ -16,27 +16,19 @@ them with Fawaz's published numbers; one protocol for all isolates the augmentat
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from ..augment import (
-    METHODS,
-    NEEDS_ODENET,
-    AugmentSettings,
-    parse_method,
-    train_augmented,
-)
-from ..data import Dataset, Imbalance, class_halves, load_train_test
+from ..augment import AUGMENTED_METHODS, AugmentSettings, ODEBudget
+from ..data import Dataset, Imbalance, class_halves
 from ..evaluation import Claim, evaluate
-from ..models.ode import ODENet, fit_odenet
+from ..methods import Trained
 from ..robustness import FAWAZ_BIM, FAWAZ_FGSM, robust_accuracy
 from ..train import FAWAZ_RESNET, Budget, predict_proba
-from .profiles import resolve_profile
-from .runner import RunOutput, run_grid, tidy
+from .experiment import Experiment, imbalanced_split
 
 CHAPTER = "ode-augmentation"
 CODE_VERSION = "ode-augmentation-2"  # bump when a change alters results, so that stored runs are not served
@@ -46,16 +38,6 @@ TABLE_II_METHODS = ("in-clamp-grad+fs", "in-sign-grad+fs", "out-sign-grad+fs")
 PAPER_METHODS = ("none", "in-clamp-grad", "in-sign-grad", "out-sign-grad", "rand-grad", "spec-den",
                  *TABLE_II_METHODS)
 REFERENCE_METHOD, OWN_METHODS = "none", ("out-sign-grad",)
-
-
-@dataclass(frozen=True)
-class ODEBudget:
-    """Budget of the ODENet fit (Adam; the paper's lr is 3e-4 and weight decay 1e-3, sec. II-A)."""
-
-    epochs: int = 20
-    batch_size: int = 16
-    lr: float = 3e-4
-    weight_decay: float = 1e-3
 
 
 @dataclass(frozen=True)
@@ -100,7 +82,7 @@ SETTINGS = {
         # the paper's eight sets (Table I); 50Words is FiftyWords in the 2018 archive
         datasets=("CricketX", "CricketZ", "FiftyWords", "UWaveGestureLibraryX", "InsectWingbeatSound",
                   "Adiac", "TwoLeadECG", "UWaveGestureLibraryY"),
-        methods=METHODS,  # every augmentation with and without Feat-Sim (the paper's Table II has three)
+        methods=AUGMENTED_METHODS,  # every augmentation with and without Feat-Sim (the paper's Table II has three)
         seeds=(0, 1, 2, 3, 4),
         budget=FAWAZ_RESNET,
         ode_budget=ODEBudget(epochs=300, batch_size=64, lr=3e-4),
@@ -122,32 +104,19 @@ def evaluation_subset(test: Dataset, size: int | None, seed: int = 0) -> Dataset
     return test.subset(np.sort(keep))
 
 
-@lru_cache(maxsize=8)
-def fitted_odenet(dataset: str, imbalance: Imbalance, seed: int, budget: ODEBudget) -> ODENet:
-    """The ODENet of one (data set, training protocol, seed), fitted on the training split."""
-    train = imbalance.apply(load_train_test(dataset)[0], seed=seed)
-    odenet, _ = fit_odenet(train.X, epochs=budget.epochs, batch_size=budget.batch_size, lr=budget.lr,
-                           weight_decay=budget.weight_decay, seed=seed)
-    return odenet
+def split(config: dict) -> tuple[Dataset, Dataset]:
+    """The training split under the configuration's protocol; the test split, or a fixed
+    stratified subset of ``test_size`` series of it."""
+    train, test = imbalanced_split(config)
+    return train, evaluation_subset(test, config["test_size"])
 
 
-def run_one(config: dict, epochs: int | None = None) -> RunOutput:
-    """Train and evaluate one configuration (keys as built by :func:`grids`); with
-    ``epochs``, train only that many epochs and return the loss trace (a replay)."""
-    train, test = load_train_test(config["dataset"])
-    imbalance = Imbalance(config["imbalance"], config["ratio"])
-    train = imbalance.apply(train, seed=config["seed"])
-    test = evaluation_subset(test, config["test_size"])
-    name, _ = parse_method(config["method"])
-    odenet = (fitted_odenet(config["dataset"], imbalance, config["seed"], ODEBudget(**config["ode_budget"]))
-              if name in NEEDS_ODENET else None)
-    model, history = train_augmented(config["method"], config["classifier"], train, Budget(**config["budget"]),
-                                     odenet, AugmentSettings(**config["augment"]), seed=config["seed"],
-                                     epochs=epochs)
-    if epochs is not None:
-        return RunOutput({}, history.loss)
+def score(config: dict, trained: Trained, train: Dataset, test: Dataset) -> dict[str, float]:
+    """Clean, FGSM and BIM accuracy (Fawaz et al.'s attacks; the minority half's too under
+    imbalance), balanced accuracy, how many classes the model predicts, and the kept epoch."""
+    model, history = trained.classifier, trained.history
     majority, minority = class_halves(train.class_counts())
-    imbalanced = imbalance.kind != "none"
+    imbalanced = config["imbalance"] != "none"
     metrics = robust_accuracy(model, test.X, test.y, ATTACKS, minority=minority if imbalanced else None,
                               seed=config["seed"])
     proba = predict_proba(model, test.X)
@@ -155,7 +124,7 @@ def run_one(config: dict, epochs: int | None = None) -> RunOutput:
     metrics["balanced_accuracy"] = clean["balanced_accuracy"]
     metrics["predicted_classes"] = float(len(np.unique(proba.argmax(1))))
     metrics["best_epoch"] = float(history.best_epoch if history.best_epoch is not None else len(history.loss) - 1)
-    return RunOutput(metrics, history.loss)
+    return metrics
 
 
 def _config(dataset: str, imbalance: Imbalance, method: str, seed: int, settings: ODEAugmentationSettings,
@@ -166,17 +135,13 @@ def _config(dataset: str, imbalance: Imbalance, method: str, seed: int, settings
                 augment=asdict(settings.augment), test_size=settings.test_size)
 
 
-def datasets(profile: str | None = None) -> set[str]:
-    """The data sets the chapter's grids use under ``profile`` (without loading them)."""
-    s = SETTINGS[resolve_profile(profile)]
+def used_datasets(s: ODEAugmentationSettings) -> set[str]:
     return {*s.datasets, *s.imbalance_datasets, *s.beyond_datasets}
 
 
-def grids(profile: str | None = None) -> dict[str, list[dict]]:
-    """Every grid of the chapter under ``profile``, by name: ``paper`` (Tables I-III),
-    ``beyond`` (sets the paper did not use), ``imbalanced`` and ``long`` (one seed at a
-    longer budget)."""
-    s = SETTINGS[resolve_profile(profile)]
+def build_grids(s: ODEAugmentationSettings) -> dict[str, list[dict]]:
+    """``paper`` (Tables I-III), ``beyond`` (sets the paper did not use), ``imbalanced`` and
+    ``long`` (one seed at a longer budget)."""
     balanced = Imbalance("none")
     out = {
         "paper": [_config(d, balanced, m, seed, s) for d in s.datasets for m in s.methods for seed in s.seeds],
@@ -189,28 +154,6 @@ def grids(profile: str | None = None) -> dict[str, list[dict]]:
         longer = replace(s.budget, epochs=s.long_epochs)
         out["long"] = [_config(s.datasets[0], balanced, m, s.seeds[0], s, longer) for m in s.long_methods]
     return out
-
-
-BOOKKEEPING = ("chapter", "version", "budget", "ode_budget", "augment", "test_size", "classifier")
-
-
-def run(profile: str | None = None, grid: str = "paper", progress: bool | None = None, **runner) -> pd.DataFrame:
-    """One of :func:`grids` as a tidy table: dataset, imbalance, ratio, protocol, method,
-    seed, metric (``clean_accuracy``, ``fgsm_accuracy``, ``bim_accuracy``,
-    ``balanced_accuracy``, ``predicted_classes``, ``best_epoch``; ``*_minority`` under
-    imbalance), value. The ``long`` grid adds an ``epochs`` column.
-    ``runner`` goes to :func:`~tsimb.experiments.runner.run_grid` (store, cache, executor, ...)."""
-    configs = grids(profile)[grid]
-    table = run_grid(configs, run_one, chapter=CHAPTER, progress=progress, desc=f"ode augmentation, {grid}",
-                     **runner)
-    if grid == "long":
-        table["epochs"] = [b["epochs"] for b in table["budget"]]
-    return tidy(table, BOOKKEEPING)
-
-
-def run_imbalanced(profile: str | None = None, progress: bool | None = None, **runner) -> pd.DataFrame:
-    """The imbalance comparison (``run(grid="imbalanced")``)."""
-    return run(profile, "imbalanced", progress, **runner)
 
 
 PUBLISHED = Path(__file__).parent / "published" / "sarkar2023_tables_1_3.csv"
@@ -245,4 +188,13 @@ CLAIMS = (
           "bim_accuracy"),
     Claim("Feat-Sim adds BIM accuracy to In-Sign-Grad", "III-D, Table II", "in-sign-grad+fs", "in-sign-grad",
           "bim_accuracy"),
+)
+
+
+EXPERIMENT = Experiment(
+    chapter=CHAPTER, code_version=CODE_VERSION, settings=SETTINGS, build_grids=build_grids,
+    used_datasets=used_datasets, score=score, split=split, model_key="classifier",
+    bookkeeping=("chapter", "version", "budget", "ode_budget", "augment", "test_size", "classifier"),
+    derived={"epochs": lambda config: config["budget"]["epochs"]},
+    reference_method=REFERENCE_METHOD, own_methods=OWN_METHODS, claims=CLAIMS, paper_results=paper_results,
 )

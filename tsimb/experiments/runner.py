@@ -247,17 +247,6 @@ def _as_completed(futures: dict) -> Iterable[Future]:
             future.cancel()
 
 
-def tidy(table: pd.DataFrame, bookkeeping: Iterable[str]) -> pd.DataFrame:
-    """A chapter's grid for readers: drop the ``bookkeeping`` columns of its configurations
-    (chapter, code version, budgets) and add ``protocol``, the label of each row's
-    imbalance protocol (``balanced``, ``step-10``, ...)."""
-    from ..data import Imbalance
-
-    table = table.drop(columns=[c for c in bookkeeping if c in table.columns])
-    table["protocol"] = [Imbalance(k, r).label for k, r in zip(table["imbalance"], table["ratio"])]
-    return table
-
-
 def summarise(table: pd.DataFrame, by: list[str], metrics: Iterable[str] | None = None) -> pd.DataFrame:
     """Mean, sample standard deviation and count of ``value`` over seeds, grouped by ``by``
     and ``metric``."""
@@ -267,6 +256,12 @@ def summarise(table: pd.DataFrame, by: list[str], metrics: Iterable[str] | None 
     out = grouped.agg(mean="mean", std="std", n="count").reset_index()
     out["std"] = out["std"].fillna(0.0)
     return out
+
+
+def mean_of(table: pd.DataFrame, method: str, metric: str) -> float:
+    """The mean of ``metric`` over every run of ``method`` in a tidy table (NaN if none)."""
+    rows = table[(table["method"] == method) & (table["metric"] == metric)]
+    return float(rows["value"].mean())
 
 
 def format_summary(summary: pd.DataFrame, index: list[str], columns: str | list[str] = "metric",

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..runtime import get_device
-from . import chapter_module, written_chapters
+from . import experiment, written_chapters
 from .runner import execute, git_commit, numerics
 from .store import RunStore, StoreError, default_store, default_store_dir
 
@@ -83,7 +83,7 @@ def _close(a: float, b: float, exact: bool, tolerance: float) -> bool:
 def verify_run(chapter: str, record: dict, full_seconds: float = FULL_SECONDS,
                replay_epochs: int = REPLAY_EPOCHS, tolerance: float = TOLERANCE) -> Check:
     """Re-execute or replay one stored run and compare (see the module docstring)."""
-    module = chapter_module(chapter)
+    exp = experiment(chapter)
     config, prov = record["config"], record["provenance"]
     threads = int(prov.get("threads") or 1)
     same = prov.get("numerics") == numerics(get_device(), threads)
@@ -91,7 +91,7 @@ def verify_run(chapter: str, record: dict, full_seconds: float = FULL_SECONDS,
                   int(config.get("seed", -1)), "", True, "")
     if same and prov.get("seconds", math.inf) <= full_seconds:
         check.mode = "full, exact"
-        new = execute(module.run_one, config, threads)
+        new = execute(exp.run_one, config, threads)
         problems = [f"{name}: stored {value!r}, now {new['metrics'].get(name)!r}"
                     for name, value in record["metrics"].items() if new["metrics"].get(name) != value]
         problems += [f"metric {name!r} is new" for name in new["metrics"] if name not in record["metrics"]]
@@ -102,7 +102,7 @@ def verify_run(chapter: str, record: dict, full_seconds: float = FULL_SECONDS,
         check.mode = f"replay {epochs} epochs, " + ("exact" if same else f"within {tolerance:.0%}")
         if epochs == 0:
             return Check(**{**check.__dict__, "ok": False, "detail": "no stored trace to replay"})
-        new = execute(module.run_one, config, threads, epochs=epochs)
+        new = execute(exp.run_one, config, threads, epochs=epochs)
         problems = [f"epoch {i} loss: stored {a!r}, now {b!r}"
                     for i, (a, b) in enumerate(zip(record["trace"][:epochs], new["trace"]))
                     if not _close(a, b, same, tolerance)]
@@ -123,13 +123,13 @@ def verify(chapters: list[str] | None = None, sample: int = SAMPLE, store: RunSt
     commit = (commit or git_commit()).removesuffix("+dirty")
     rows = []
     for chapter in chapters or written_chapters():
-        module = chapter_module(chapter)
-        records = store.records(module.CHAPTER)
+        exp = experiment(chapter)
+        records = store.records(exp.chapter)
         if not records:
             rows.append(Check(chapter, "-", "-", "-", -1, "-", False, f"no stored runs in {store.path(chapter)}"))
             continue
-        for record in sample_runs(records, sample, f"{commit}/{chapter}", module.REFERENCE_METHOD,
-                                  tuple(module.OWN_METHODS), full_seconds):
+        for record in sample_runs(records, sample, f"{commit}/{chapter}", exp.reference_method,
+                                  tuple(exp.own_methods), full_seconds):
             rows.append(verify_run(chapter, record, full_seconds, replay_epochs, tolerance))
     return pd.DataFrame([r.__dict__ for r in rows])
 

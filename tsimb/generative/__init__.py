@@ -1,13 +1,16 @@
-"""GAN oversampling of series (n, channels, length): IB-GAN (Deng et al. 2022), cGAN, AC-GAN, BAGAN, quality, bench."""
+"""Generative oversampling of series (n, channels, length): IB-GAN (Deng et al. 2022), the
+cGAN, AC-GAN and BAGAN baselines, their minibatch steps for the one loop, their
+registrations as grid methods, generation-quality scores and a benchmark."""
 
 from .bench import benchmark_gan
-from .ibgan import IBGAN, IBGANSettings, admissible_bound, fit_ibgan, train_ibgan
-from .loop import GANDivergedError, GANHistory
+from .ibgan import IBGAN, IBGANSettings, IBGANStep, admissible_bound, fit_ibgan
+from .methods import GANOversamplerMethod, IBGANMethod
 from .oversamplers import OVERSAMPLERS, GANSettings, TrainedGAN, fit_gan, gan_oversample
 from .quality import discriminative_score, diversity, mean_pairwise_distance, tstr_per_class
+from .steps import AutoencoderStep, GenerativeStep, TwoPlayerStep
 
 __all__ = [
-    "benchmark_gan", "IBGAN", "IBGANSettings", "admissible_bound", "fit_ibgan", "train_ibgan",
-    "GANDivergedError", "GANHistory", "OVERSAMPLERS", "GANSettings", "TrainedGAN", "fit_gan",
-    "gan_oversample", "discriminative_score", "diversity", "mean_pairwise_distance", "tstr_per_class",
+    "benchmark_gan", "IBGAN", "IBGANSettings", "IBGANStep", "admissible_bound", "fit_ibgan", "GANOversamplerMethod",
+    "IBGANMethod", "OVERSAMPLERS", "GANSettings", "TrainedGAN", "fit_gan", "gan_oversample", "discriminative_score",
+    "diversity", "mean_pairwise_distance", "tstr_per_class", "AutoencoderStep", "GenerativeStep", "TwoPlayerStep",
 ]

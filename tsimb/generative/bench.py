@@ -2,7 +2,7 @@
 Approach for Multivariate Time Series Classification under Class Imbalance", SDM, sec. 2.2.3:
 a D, C and G update per minibatch) and of the naive conditional GAN (sec. 3.1), beside one
 epoch of the plain classifier through :func:`tsimb.fit`, in series per second. Meant for
-``python -m tsimb bench``; used by the book's chapter "IB-GAN" (``book/ib_gan``).
+``python -m tsimb bench``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def benchmark_gan(n: int = 64, channels: int = 3, length: int = 128, classes: in
     the classifier alone via :func:`tsimb.fit`; medians over ``repeats`` after a warm-up. Only the
     epoch is timed (the loops' own clocks), not building the networks. The rate counts the ``n``
     real series of the epoch; IB-GAN also passes ``n`` resampled ones through G, D and C. Deng et al. (2022),
-    sec. 2.2.3 and 3.1. Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    sec. 2.2.3 and 3.1."""
     dev = get_device(device)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, channels, length)).astype(np.float32)
@@ -42,10 +42,10 @@ def benchmark_gan(n: int = 64, channels: int = 3, length: int = 128, classes: in
         clf = build_model("cnn", channels, classes)
         _, history = fit_ibgan(X, y, n_classes=classes, classifier=clf, seed=r, device=dev, progress=False,
                                settings=IBGANSettings(epochs=1, batch_size=n))
-        return history.seconds[0]
+        return history.epoch_seconds[0]
 
     def cgan_epoch(r: int) -> float:
-        return fit_gan("cgan", X, y, seed=r, device=dev, progress=False, epochs=1, batch_size=n).history.seconds[0]
+        return fit_gan("cgan", X, y, seed=r, device=dev, progress=False, epochs=1, batch_size=n).history.epoch_seconds[0]
 
     def classifier_epoch(r: int) -> float:
         seed_everything(r)

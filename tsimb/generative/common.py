@@ -1,6 +1,6 @@
 """Pieces every GAN of :mod:`tsimb.generative` shares: input checks, moving a data set onto
 the device, the seeded draws (noise, MCAR masks, labels, weighted resamples) and class
-priors. Used by the book's chapter "IB-GAN" (``book/ib_gan``), after Deng et al. (2022),
+priors, after Deng et al. (2022),
 "IB-GAN: A Unified Approach for Multivariate Time Series Classification under Class
 Imbalance", SDM.
 
@@ -31,7 +31,6 @@ def check_data(X: Any, y: Any, n_classes: int | None = None, *,
     Returns ``(X float32, y int64, K)``. Raises ``ValueError`` naming the problem and the fix:
     wrong shape, NaN or infinite values, non-integer labels, labels outside ``0..K-1``, a class
     without series or with a single series (nothing to learn a distribution from).
-    Used by the book's chapter "IB-GAN" (``book/ib_gan``).
     """
     X = np.asarray(X)
     y = np.asarray(y)
@@ -54,8 +53,7 @@ def check_data(X: Any, y: Any, n_classes: int | None = None, *,
 
 
 def class_prior(counts: np.ndarray) -> np.ndarray:
-    """The empirical prior ``w_y = P(Y = y)`` of Deng et al. (2022), sec. 2.1.
-    Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    """The empirical prior ``w_y = P(Y = y)`` of Deng et al. (2022), sec. 2.1."""
     counts = np.asarray(counts, dtype=np.float64)
     return counts / counts.sum()
 
@@ -63,7 +61,7 @@ def class_prior(counts: np.ndarray) -> np.ndarray:
 def start(seed: int, device: torch.device | str | None) -> tuple[torch.device, torch.Generator]:
     """Seed everything (module initialisation included) and return the device and a
     ``torch.Generator`` on it for every later draw (Deng et al. 2022 give no seeds; this is
-    what makes the book's runs repeatable). Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    what makes the book's runs repeatable)."""
     dev = get_device(device)
     seed_everything(seed)
     return dev, torch.Generator(device=dev).manual_seed(seed)
@@ -71,23 +69,20 @@ def start(seed: int, device: torch.device | str | None) -> tuple[torch.device, t
 
 def to_device(X: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """The whole data set on the device once; minibatches are then direct index lookups (the
-    minibatches of Deng et al. 2022, sec. 2.2.1, without a DataLoader).
-    Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    minibatches of Deng et al. 2022, sec. 2.2.1, without a DataLoader)."""
     return torch.as_tensor(X, device=device), torch.as_tensor(y, device=device)
 
 
 def draw_noise(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
     """White noise ``Z ~ N(0, 1)`` (Deng et al. 2022, sec. 2.2.2 say "random white noise"
-    without a law; standard normal matches z-normalised series). Used by the book's chapter
-    "IB-GAN" (``book/ib_gan``)."""
+    without a law; standard normal matches z-normalised series)."""
     return torch.randn(shape, generator=generator, device=generator.device)
 
 
 def draw_mask(shape: tuple[int, ...], pmiss: float, generator: torch.Generator) -> torch.Tensor:
     """The MCAR indicator ``I`` of Deng et al. (2022), sec. 2.2.2: every entry (channel and
     time step) independently masked with probability ``pmiss``; 1 = masked. ``pmiss = 0``
-    masks nothing and ``pmiss = 1`` everything, exactly. Used by the book's chapter "IB-GAN"
-    (``book/ib_gan``)."""
+    masks nothing and ``pmiss = 1`` everything, exactly."""
     if not 0.0 <= pmiss <= 1.0:
         raise ValueError(f"pmiss must lie in [0, 1], got {pmiss!r}")
     u = torch.rand(shape, generator=generator, device=generator.device)  # in [0, 1)
@@ -96,29 +91,26 @@ def draw_mask(shape: tuple[int, ...], pmiss: float, generator: torch.Generator) 
 
 def draw_labels(n: int, n_classes: int, generator: torch.Generator) -> torch.Tensor:
     """Uniform class labels for the fakes of the baseline GANs (balanced, so the minority
-    classes get as many generator updates as the majority; Deng et al. 2022, sec. 3.1 do not say).
-    Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    classes get as many generator updates as the majority; Deng et al. 2022, sec. 3.1 do not say)."""
     return torch.randint(0, n_classes, (n,), generator=generator, device=generator.device)
 
 
 def draw_weighted(sample_probs: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
     """``n`` indices drawn with replacement with per-series probabilities (the weighted
-    resample of Deng et al. 2022, sec. 2.2.1). Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    resample of Deng et al. 2022, sec. 2.2.1)."""
     return torch.multinomial(sample_probs, n, replacement=True, generator=generator)
 
 
 def top_up_labels(y: np.ndarray, n_classes: int) -> np.ndarray:
     """The labels to generate so that every class reaches the majority count (the oversampling
-    target of the baselines in Deng et al. 2022, sec. 3.1). Used by the book's chapter "IB-GAN"
-    (``book/ib_gan``)."""
+    target of the baselines in Deng et al. 2022, sec. 3.1)."""
     counts = np.bincount(y, minlength=n_classes)
     return np.repeat(np.arange(n_classes), counts.max() - counts).astype(np.int64)
 
 
 def with_overrides(settings: S, overrides: dict[str, Any]) -> S:
     """``dataclasses.replace`` with a clear error for an unknown setting name (closest names
-    offered), for the run settings of Deng et al. (2022), sec. 3.
-    Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    offered), for the run settings of Deng et al. (2022), sec. 3."""
     names = [f.name for f in dataclasses.fields(settings)]  # type: ignore[arg-type]
     for key in overrides:
         if key not in names:
@@ -128,8 +120,7 @@ def with_overrides(settings: S, overrides: dict[str, Any]) -> S:
 
 def check_positive(owner: object, ints: tuple[str, ...], floats: tuple[str, ...]) -> None:
     """Raise ``ValueError`` naming the field unless each of ``ints`` is a positive integer and
-    each of ``floats`` a positive finite number (the settings of Deng et al. 2022, sec. 3).
-    Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    each of ``floats`` a positive finite number (the settings of Deng et al. 2022, sec. 3)."""
     name = type(owner).__name__
     for field in ints:
         value = getattr(owner, field)

@@ -1,6 +1,5 @@
 """IB-GAN: Deng et al. (2022), "IB-GAN: A Unified Approach for Multivariate Time Series
-Classification under Class Imbalance", SDM, sec. 2. Used by the book's chapter "IB-GAN"
-(``book/ib_gan``).
+Classification under Class Imbalance", SDM, sec. 2.
 
 One minibatch (sec. 2.2, Fig. 2): ``batch_size`` real series ``(X_real, Y)`` in epoch order,
 and as many series drawn again by the weighted resample (sec. 2.2.1) for ``(X', Y')``; those
@@ -41,7 +40,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import torch
@@ -52,7 +51,8 @@ from ..data import validate_series
 from ..runtime import evaluating
 from .common import (check_data, check_positive, class_prior, draw_mask, draw_noise, draw_weighted, start,
                      to_device, with_overrides)
-from .loop import GANHistory, adam, run_epochs, update
+from ..train import Callback, FitState, History, fit
+from .steps import GenerativeStep, adam, update
 from .networks import ConditionalGenerator, MaskDiscriminator
 
 Prior = Literal["inverse", "complement"]
@@ -69,7 +69,7 @@ class IBGANSettings:
     (Heusel et al. 2017), ``lr_d = 10 lr_g`` with DCGAN's ``betas = (0.5, 0.999)`` (imputed
     RMSE about 0.3); a classification weight of 1 on G pulled the imputations off the data
     (RMSE 0.5-1.2), hence 0.1. ``batch_size`` counts the real series of a minibatch; as many
-    resampled series join them. Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    resampled series join them."""
 
     pmiss: float = 0.1
     alpha: float | None = None
@@ -100,16 +100,14 @@ class IBGANSettings:
 
 def admissible_bound(counts: np.ndarray) -> float:
     """The bound of sec. 2.1 of Deng et al. (2022): ``alpha < (1/|Y|) / max_y w_y`` keeps every
-    synthetic prior ``w'_y = (1/|Y| - alpha w_y) / (1 - alpha)`` positive. Used by the book's
-    chapter "IB-GAN" (``book/ib_gan``)."""
+    synthetic prior ``w'_y = (1/|Y| - alpha w_y) / (1 - alpha)`` positive."""
     w = class_prior(counts)
     return float(1.0 / (w.size * w.max()))
 
 
 def resolve_alpha(alpha: float | None, counts: np.ndarray) -> float:
     """``alpha`` checked against the admissible prior of sec. 2.1 (Deng et al. 2022), or half
-    the bound when ``None``. Raises ``ValueError`` naming the bound when it is violated.
-    Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    the bound when ``None``. Raises ``ValueError`` naming the bound when it is violated."""
     bound = admissible_bound(counts)
     if alpha is None:
         return bound / 2
@@ -123,8 +121,7 @@ def resolve_alpha(alpha: float | None, counts: np.ndarray) -> float:
 
 def synthetic_prior(counts: np.ndarray, alpha: float, prior: Prior = "inverse") -> np.ndarray:
     """The class prior ``w'_y`` of the resampled half: ``1/|Y|`` (sec. 2.2.1, ``"inverse"``) or
-    ``(1/|Y| - alpha w_y) / (1 - alpha)`` (sec. 2.1, ``"complement"``), Deng et al. (2022).
-    Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    ``(1/|Y| - alpha w_y) / (1 - alpha)`` (sec. 2.1, ``"complement"``), Deng et al. (2022)."""
     w = class_prior(counts)
     if prior == "inverse":
         return np.full(w.size, 1.0 / w.size)
@@ -133,8 +130,7 @@ def synthetic_prior(counts: np.ndarray, alpha: float, prior: Prior = "inverse") 
 
 def resample_probabilities(y: torch.Tensor, counts: np.ndarray, w_prime: np.ndarray) -> torch.Tensor:
     """Per-series draw probabilities ``w'_{y_i} / n_{y_i}`` of the weighted resample (Deng et al.
-    2022, sec. 2.2.1); with ``w' = 1/|Y|`` that is ``(1/w_y) / sum`` per series. Used by the book's
-    chapter "IB-GAN" (``book/ib_gan``)."""
+    2022, sec. 2.2.1); with ``w' = 1/|Y|`` that is ``(1/w_y) / sum`` per series."""
     per_class = torch.as_tensor(w_prime / counts, dtype=torch.float32, device=y.device)
     return per_class[y]
 
@@ -143,8 +139,7 @@ def imputation_weights(logits: torch.Tensor, mask: torch.Tensor, pmiss: float, m
     """Per-series weights ``w_D = d / (1 - d)`` of eq. 2.6 (Deng et al. 2022) from the
     element-wise discriminator's imputed-logits: the prior-corrected geometric mean of the
     entry odds of being real over the imputed entries (see the module docstring); 1 for a
-    series without imputed entries (``pmiss = 0``: a weighted bootstrap). Used by the book's
-    chapter "IB-GAN" (``book/ib_gan``)."""
+    series without imputed entries (``pmiss = 0``: a weighted bootstrap)."""
     imputed = mask.sum(dim=(1, 2))
     if pmiss <= 0.0:
         return torch.ones_like(imputed)
@@ -157,7 +152,7 @@ def imputation_weights(logits: torch.Tensor, mask: torch.Tensor, pmiss: float, m
 class IBGAN(nn.Module):
     """The (G, D, C) triplet of Deng et al. (2022), sec. 2.2 / Fig. 2: a conditional
     imputation generator, the element-wise mask discriminator and any classifier. Build it
-    with :func:`fit_ibgan`. Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    with :func:`fit_ibgan`."""
 
     def __init__(self, classifier: nn.Module, channels: int, n_classes: int, settings: IBGANSettings) -> None:
         super().__init__()
@@ -177,8 +172,7 @@ class IBGAN(nn.Module):
     @torch.no_grad()
     def generate(self, X: np.ndarray, y: np.ndarray, *, pmiss: float | None = None, seed: int = 0) -> np.ndarray:
         """Synthetic series from real ones ``X`` of classes ``y``: mask at rate ``pmiss`` (default:
-        the training rate) and impute (Deng et al. 2022, sec. 2.2.2). Seeded; no gradient.
-        Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+        the training rate) and impute (Deng et al. 2022, sec. 2.2.2). Seeded; no gradient."""
         device = next(self.parameters()).device
         validate_series(np.asarray(X), np.asarray(y), self.w_prime.size)  # any subset of classes will do
         x_t, y_t = to_device(np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.int64), device)
@@ -197,18 +191,70 @@ def _check_classifier(classifier: nn.Module, x: torch.Tensor, n_classes: int) ->
                          "build it with tsimb.build_model(name, channels, n_classes, length)")
 
 
+class IBGANStep(GenerativeStep):
+    """One IB-GAN minibatch (Deng et al. 2022, sec. 2.2.3, eq. 2.4): ``batch_size`` real series
+    in epoch order and as many drawn again by the weighted resample (sec. 2.2.1), masked
+    (sec. 2.2.2) and imputed; then D (eq. 2.5), C (eq. 2.6) and G updates, in that order.
+    Its losses: ``c_loss`` (the run's trace), ``d_loss``, ``g_loss``. Callbacks (schedules,
+    keep-best weights) act on the classifier C."""
+
+    loss_names = ("c_loss", "d_loss", "g_loss")
+
+    def __init__(self, model: IBGAN, x_all: torch.Tensor, y_all: torch.Tensor, counts: np.ndarray,
+                 generator: torch.Generator) -> None:
+        super().__init__(x_all, y_all, generator)
+        s, k = model.settings, counts.size
+        self.ibgan, self.settings, self.n_classes = model, s, k
+        self.probs = resample_probabilities(y_all, counts, model.w_prime)
+        # eq. 2.5's inverse-prior weights, scaled so that a balanced class mix weighs 1 per series
+        self.d_real = torch.as_tensor(1.0 / (k * class_prior(counts)), dtype=torch.float32, device=self.device)
+        self.d_fake = torch.as_tensor(1.0 / (k * model.w_prime), dtype=torch.float32, device=self.device)
+        G, D, C = model.generator, model.discriminator, model.classifier
+        self.opt_g, self.opt_d = adam(G, s.lr_g, s.betas), adam(D, s.lr_d, s.betas)
+        self.model, self.optimiser, self.modules = C, adam(C, s.lr_c, s.betas_c), (G, D, C)
+
+    def __call__(self, state: FitState, idx: torch.Tensor) -> tuple[torch.Tensor, int]:
+        s, gen, alpha = self.settings, self.generator, self.ibgan.alpha
+        G, D, C = self.ibgan.generator, self.ibgan.discriminator, self.ibgan.classifier
+        xr, yr = self.x_all[idx], self.y_all[idx]
+        pick = draw_weighted(self.probs, idx.numel(), gen)  # sec. 2.2.1
+        xs, ys = self.x_all[pick], self.y_all[pick]
+        mask = draw_mask(xs.shape, s.pmiss, gen)  # sec. 2.2.2
+        fake = self.ibgan.impute(xs, ys, mask, draw_noise(xs.shape, gen))
+        # real and synthetic halves go through D and C as one batch (one pass, shared statistics)
+        both, y_both = torch.cat([xr, fake.detach()]), torch.cat([yr, ys])
+        # D maximises eq. 2.5: real entries -> "not imputed", entries of X' -> their mask; the
+        # sum of the two expectations is twice the mean over the joint batch
+        per_series = F.binary_cross_entropy_with_logits(
+            D(both, y_both), torch.cat([torch.zeros_like(xr), mask]), reduction="none").mean(dim=(1, 2))
+        d_loss = update(self.opt_d, 2 * (torch.cat([self.d_real[yr], self.d_fake[ys]]) * per_series).mean())
+        # one pass of the updated D serves both C's weights (detached) and G's loss
+        fake_logits = D(fake, ys)
+        # C maximises eq. 2.6: alpha-mix of real and d/(1-d)-weighted synthetic cross entropy
+        w_d = imputation_weights(fake_logits.detach(), mask, s.pmiss, s.max_weight)
+        ce = F.cross_entropy(C(both), y_both, reduction="none")
+        ce_real, ce_fake = ce[: idx.numel()].mean(), (w_d * ce[idx.numel():]).mean()
+        c_loss = update(self.optimiser, alpha * ce_real + (1 - alpha) * ce_fake)
+        # G: fool D on the imputed entries (non-saturating eq. 2.5) and be classified as Y'
+        g_adv = (F.softplus(fake_logits) * mask).sum() / mask.sum().clamp_min(1.0)
+        g_loss = g_adv + s.g_class_weight * F.cross_entropy(C(fake), ys)
+        g_loss = update(self.opt_g, g_loss) if s.pmiss > 0 else g_loss.detach()  # pmiss=0: G has no say in X'
+        return torch.stack([c_loss, d_loss, g_loss]), idx.numel()
+
+
 def fit_ibgan(X: np.ndarray, y: np.ndarray, *, n_classes: int, classifier: nn.Module,
               settings: IBGANSettings = IBGANSettings(), seed: int = 0, device: torch.device | str | None = None,
-              progress: bool | None = None) -> tuple[IBGAN, GANHistory]:
-    """Train the IB-GAN triplet (Deng et al. 2022, sec. 2.2.3, eqs. 2.4-2.6) and return it with
-    its per-epoch losses. ``classifier`` maps ``(n, channels, length)`` to ``n_classes`` logits
-    (e.g. ``tsimb.build_model("cnn", channels, n_classes)``) and is trained in place. The
-    generator and discriminator are initialised after ``seed_everything(seed)``; build the
-    classifier after seeding too if it must repeat.
+              progress: bool | None = None, callbacks: Sequence[Callback] = ()) -> tuple[IBGAN, History]:
+    """Train the IB-GAN triplet (Deng et al. 2022, sec. 2.2.3, eqs. 2.4-2.6) with the one loop
+    :func:`tsimb.train.fit` and return it with its per-epoch losses (``history.loss`` is the
+    classifier's, ``history.losses`` has all three). ``classifier`` maps
+    ``(n, channels, length)`` to ``n_classes`` logits (e.g.
+    ``tsimb.build_model("cnn", channels, n_classes)``) and is trained in place; ``callbacks``
+    (schedules, keep-best weights) act on it. The generator and discriminator are initialised
+    after ``seed_everything(seed)``; build the classifier after seeding too if it must repeat.
 
     Raises ``ValueError`` for bad series or labels, an inadmissible ``alpha`` (sec. 2.1) or a
-    classifier with the wrong number of outputs; ``GANDivergedError`` if a loss diverges.
-    Used by the book's chapter "IB-GAN" (``book/ib_gan``).
+    classifier with the wrong number of outputs; ``TrainingDivergedError`` if a loss diverges.
     """
     X, y, k = check_data(X, y, n_classes, who="IB-GAN")
     counts = np.bincount(y, minlength=k)
@@ -219,54 +265,7 @@ def fit_ibgan(X: np.ndarray, y: np.ndarray, *, n_classes: int, classifier: nn.Mo
     model.alpha, model.w_prime = alpha, w_prime
     x_all, y_all = to_device(X, y, dev)
     _check_classifier(model.classifier, x_all, k)
-    probs = resample_probabilities(y_all, counts, w_prime)
-    # eq. 2.5's inverse-prior weights, scaled so that a balanced class mix weighs 1 per series
-    d_real = torch.as_tensor(1.0 / (k * class_prior(counts)), dtype=torch.float32, device=dev)
-    d_fake = torch.as_tensor(1.0 / (k * w_prime), dtype=torch.float32, device=dev)
-    s = settings
-    G, D, C = model.generator, model.discriminator, model.classifier
-    opt_g, opt_d, opt_c = adam(G, s.lr_g, s.betas), adam(D, s.lr_d, s.betas), adam(C, s.lr_c, s.betas_c)
-
-    def step(idx: torch.Tensor) -> torch.Tensor:
-        xr, yr = x_all[idx], y_all[idx]
-        pick = draw_weighted(probs, idx.numel(), gen)  # sec. 2.2.1
-        xs, ys = x_all[pick], y_all[pick]
-        mask = draw_mask(xs.shape, s.pmiss, gen)  # sec. 2.2.2
-        fake = model.impute(xs, ys, mask, draw_noise(xs.shape, gen))
-        # real and synthetic halves go through D and C as one batch (one pass, shared statistics)
-        both, y_both = torch.cat([xr, fake.detach()]), torch.cat([yr, ys])
-        # D maximises eq. 2.5: real entries -> "not imputed", entries of X' -> their mask; the
-        # sum of the two expectations is twice the mean over the joint batch
-        per_series = F.binary_cross_entropy_with_logits(
-            D(both, y_both), torch.cat([torch.zeros_like(xr), mask]), reduction="none").mean(dim=(1, 2))
-        d_loss = update(opt_d, 2 * (torch.cat([d_real[yr], d_fake[ys]]) * per_series).mean())
-        # one pass of the updated D serves both C's weights (detached) and G's loss
-        fake_logits = D(fake, ys)
-        # C maximises eq. 2.6: alpha-mix of real and d/(1-d)-weighted synthetic cross entropy
-        w_d = imputation_weights(fake_logits.detach(), mask, s.pmiss, s.max_weight)
-        ce = F.cross_entropy(C(both), y_both, reduction="none")
-        ce_real, ce_fake = ce[: idx.numel()].mean(), (w_d * ce[idx.numel():]).mean()
-        c_loss = update(opt_c, alpha * ce_real + (1 - alpha) * ce_fake)
-        # G: fool D on the imputed entries (non-saturating eq. 2.5) and be classified as Y'
-        g_adv = (F.softplus(fake_logits) * mask).sum() / mask.sum().clamp_min(1.0)
-        g_loss = g_adv + s.g_class_weight * F.cross_entropy(C(fake), ys)
-        g_loss = update(opt_g, g_loss) if s.pmiss > 0 else g_loss.detach()  # pmiss=0: G has no say in X'
-        return torch.stack([d_loss, g_loss, c_loss])
-
-    history = run_epochs(step, X.shape[0], epochs=s.epochs, batch_size=s.batch_size, generator=gen,
-                         modules=(G, D, C), progress=progress, desc="IB-GAN epochs")
+    step = IBGANStep(model, x_all, y_all, counts, gen)
+    history = fit(step, epochs=settings.epochs, batch_size=settings.batch_size, callbacks=callbacks,
+                  progress=progress, desc="IB-GAN epochs")
     return model, history
-
-
-def train_ibgan(X: np.ndarray, y: np.ndarray, *, n_classes: int, classifier: nn.Module,
-                settings: IBGANSettings = IBGANSettings(), seed: int = 0, device: torch.device | str | None = None,
-                progress: bool | None = None, **overrides: Any) -> tuple[nn.Module, GANHistory]:
-    """IB-GAN's one-step classifier (Deng et al. 2022, sec. 2.2, eq. 2.4): train the triplet
-    and return the trained ``classifier`` and the loss curves. ``overrides`` replace single
-    settings, e.g. ``train_ibgan(X, y, n_classes=4, classifier=clf, pmiss=0.2, epochs=50)``;
-    an unknown name raises ``ValueError`` with the closest names. Used by the book's chapter
-    "IB-GAN" (``book/ib_gan``)."""
-    settings = with_overrides(settings, overrides)
-    model, history = fit_ibgan(X, y, n_classes=n_classes, classifier=classifier, settings=settings,
-                               seed=seed, device=device, progress=progress)
-    return model.classifier, history

@@ -1,7 +1,7 @@
 """Small 1-D convolutional generators and discriminators for series ``(n, channels, length)``,
 for IB-GAN (Deng et al. 2022, "IB-GAN: A Unified Approach for Multivariate Time Series
 Classification under Class Imbalance", SDM) and its GAN baselines (sec. 3.1: naive
-conditional GAN, AC-GAN, BAGAN). Used by the book's chapter "IB-GAN" (``book/ib_gan``).
+conditional GAN, AC-GAN, BAGAN).
 
 The paper only says "2 Conv1D layers with relu-activation" for the generator and the
 discriminator (App. 6.2). Choices made here, the same for every GAN so that the comparison
@@ -36,8 +36,7 @@ POOLED = 8
 
 def conv_body(c_in: int, hidden: int, dilations: tuple[int, ...] = (1, 2, 4), kernel: int = 5) -> nn.Sequential:
     """Length-preserving dilated convolutions with LeakyReLU, the "Conv1D layers" of Deng et al.
-    (2022), App. 6.2 (see the module docstring).
-    Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    (2022), App. 6.2 (see the module docstring)."""
     layers: list[nn.Module] = []
     for d in dilations:
         layers += [nn.Conv1d(c_in, hidden, kernel, padding=d * (kernel - 1) // 2, dilation=d), nn.LeakyReLU(SLOPE)]
@@ -47,8 +46,7 @@ def conv_body(c_in: int, hidden: int, dilations: tuple[int, ...] = (1, 2, 4), ke
 
 def time_channels(n: int, length: int, device: torch.device) -> torch.Tensor:
     """``(n, 3, length)``: ``t`` in [-1, 1], ``sin(pi t)``, ``cos(pi t)``; normalised, so any
-    length works (an addition to Deng et al. 2022: where in the series an entry lies).
-    Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    length works (an addition to Deng et al. 2022: where in the series an entry lies)."""
     t = torch.linspace(-1.0, 1.0, length, device=device)
     feats = torch.stack([t, torch.sin(math.pi * t), torch.cos(math.pi * t)])
     return feats.expand(n, -1, -1)
@@ -57,7 +55,7 @@ def time_channels(n: int, length: int, device: torch.device) -> torch.Tensor:
 class ClassEmbedding(nn.Module):
     """Class label -> learned vector, broadcast over time as extra input channels: the class
     conditioning of Deng et al. (2022), sec. 2.2.3 ("conditions on class labels analogous to
-    Conditional GAN", sec. 3.2.1). Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    Conditional GAN", sec. 3.2.1)."""
 
     def __init__(self, n_classes: int, dim: int) -> None:
         super().__init__()
@@ -70,7 +68,7 @@ class ClassEmbedding(nn.Module):
 class DenseConditional(nn.Module):
     """``(inputs, class) -> (n, out_channels, length)``: one output per channel and time step.
     The common body of IB-GAN's generator and its element-wise discriminator (Deng et al.
-    2022, sec. 2.2.3). Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    2022, sec. 2.2.3)."""
 
     def __init__(self, in_channels: int, out_channels: int, n_classes: int, hidden: int = 32,
                  embed_dim: int = 8) -> None:
@@ -92,8 +90,7 @@ class ConditionalGenerator(DenseConditional):
     Deng et al. 2022, sec. 2.2.3: ``G(X_mask, Y')``) or from white noise with an all-ones
     mask (the naive conditional GAN, ``pmiss = 1``, sec. 2.2.2). The mask is an extra input
     (as in GAIN, Yoon et al. 2018); the paper lists only ``(X_mask, Y')``, but the mask is
-    known and tells the generator which entries are noise. Used by the book's chapter
-    "IB-GAN" (``book/ib_gan``)."""
+    known and tells the generator which entries are noise."""
 
     def __init__(self, channels: int, n_classes: int, hidden: int = 32, embed_dim: int = 8) -> None:
         super().__init__(2 * channels, channels, n_classes, hidden, embed_dim)
@@ -107,7 +104,7 @@ class MaskDiscriminator(DenseConditional):
     """IB-GAN's discriminator ``D(x, y)``: for every channel and time step the LOGIT of the
     probability that the entry was imputed, the element-wise imputation loss of Deng et al.
     (2022), sec. 2.2.3 / eq. 2.5 (``d_y(x)`` conditions on the class). Logits, so that the
-    loss is ``binary_cross_entropy_with_logits``. Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    loss is ``binary_cross_entropy_with_logits``."""
 
     def __init__(self, channels: int, n_classes: int, hidden: int = 32, embed_dim: int = 8) -> None:
         super().__init__(channels, channels, n_classes, hidden, embed_dim)
@@ -116,7 +113,7 @@ class MaskDiscriminator(DenseConditional):
 class ConvEncoder(nn.Module):
     """Series -> feature vector ``(n, features)``, any length: the shared trunk of the
     sample-level discriminators and of BAGAN's encoder (Mariani et al. 2018, as a baseline
-    of Deng et al. 2022, sec. 3.1). Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    of Deng et al. 2022, sec. 3.1)."""
 
     def __init__(self, channels: int, features: int = 64, hidden: int = 32) -> None:
         super().__init__()
@@ -132,7 +129,7 @@ class ConvEncoder(nn.Module):
 class ConditionalDiscriminator(nn.Module):
     """The naive conditional GAN's per-sample discriminator (Deng et al. 2022, sec. 3.1, the
     "Naive GAN"): the real/fake LOGIT of ``(x, y)``, class-conditioned by projection,
-    ``logit = w . h + e_y . h``. Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    ``logit = w . h + e_y . h``."""
 
     def __init__(self, channels: int, n_classes: int, features: int = 64, hidden: int = 32) -> None:
         super().__init__()
@@ -148,8 +145,7 @@ class ConditionalDiscriminator(nn.Module):
 class AuxiliaryDiscriminator(nn.Module):
     """AC-GAN's discriminator (Odena et al. 2017, a baseline of Deng et al. 2022, sec. 3.1):
     ``x -> (real/fake logit (n,), class logits (n, K))``. Logits, never a softmax: the losses
-    are ``binary_cross_entropy_with_logits`` and ``cross_entropy``. Used by the book's chapter
-    "IB-GAN" (``book/ib_gan``)."""
+    are ``binary_cross_entropy_with_logits`` and ``cross_entropy``."""
 
     def __init__(self, channels: int, n_classes: int, features: int = 64, hidden: int = 32) -> None:
         super().__init__()
@@ -166,7 +162,7 @@ class LatentDecoder(nn.Module):
     """Latent code ``(n, latent_dim)`` -> series ``(n, channels, length)``: BAGAN's decoder,
     which is also its generator (Mariani et al. 2018; baseline of Deng et al. 2022, sec. 3.1).
     A coarse sequence of ``min(length, 32)`` steps is interpolated linearly to exactly
-    ``length`` and refined by convolutions. Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    ``length`` and refined by convolutions."""
 
     def __init__(self, latent_dim: int, channels: int, length: int, hidden: int = 32) -> None:
         super().__init__()
@@ -185,7 +181,7 @@ class LatentDecoder(nn.Module):
 class Autoencoder(nn.Module):
     """BAGAN's autoencoder (Mariani et al. 2018, sec. 3; baseline of Deng et al. 2022, sec. 3.1):
     ``encoder`` = :class:`ConvEncoder` + a linear map to the latent code, ``decoder`` =
-    :class:`LatentDecoder` (later the generator). Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    :class:`LatentDecoder` (later the generator)."""
 
     def __init__(self, channels: int, length: int, latent_dim: int = 16, features: int = 64,
                  hidden: int = 32) -> None:
@@ -204,8 +200,7 @@ class Autoencoder(nn.Module):
 class BAGANDiscriminator(nn.Module):
     """BAGAN's ``K + 1``-way discriminator (K classes + "fake" as the last logit), its trunk
     initialised from the autoencoder's encoder and a new linear head (Mariani et al. 2018,
-    sec. 3.2; baseline of Deng et al. 2022, sec. 3.1). Returns logits. Used by the book's
-    chapter "IB-GAN" (``book/ib_gan``)."""
+    sec. 3.2; baseline of Deng et al. 2022, sec. 3.1). Returns logits."""
 
     def __init__(self, autoencoder: Autoencoder, n_classes: int) -> None:
         super().__init__()

@@ -2,8 +2,7 @@
 Series Classification under Class Imbalance", SDM, sec. 3.1 (Table 1: "Conditional (Naive)
 GAN", "ACGAN + Second Stage Classifier", "BAGAN + Second Stage Classifier") as oversamplers:
 train the GAN, then return the real series plus synthetic ones topping every class up to the
-majority count, for any classifier to be trained on ("second stage"). Used by the book's
-chapter "IB-GAN" (``book/ib_gan``).
+majority count, for any classifier to be trained on ("second stage").
 
 * ``cgan``: the naive conditional GAN: IB-GAN's generator fed white noise with every entry
   marked masked (IB-GAN at ``pmiss = 1``, App. 6.1) against a per-sample class-conditioned
@@ -34,14 +33,12 @@ from torch import nn
 
 from ..registry import Registry
 from ..runtime import evaluating
-from .common import (check_data, check_positive, draw_labels, draw_noise, start, to_device, top_up_labels,
-                     with_overrides)
-from .loop import GANHistory, Step, adam, bce, run_epochs, update
+from ..train import History, fit
+from .common import check_data, check_positive, draw_noise, start, to_device, top_up_labels, with_overrides
 from .networks import (Autoencoder, AuxiliaryDiscriminator, BAGANDiscriminator, ConditionalDiscriminator,
                        ConditionalGenerator)
+from .steps import AutoencoderStep, DrawFake, TwoPlayerStep, adam, bce
 
-# draw_fake(labels, generator) -> fake series with gradients into the generator
-DrawFake = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 SAMPLE_CHUNK = 512  # series generated per forward pass when sampling
 
 
@@ -49,7 +46,7 @@ SAMPLE_CHUNK = 512  # series generated per forward pass when sampling
 class GANSettings:
     """Every constant of a baseline GAN run (Deng et al. 2022, sec. 3.1 baselines), storable
     with ``dataclasses.asdict``; ``latent_dim``, ``ae_epochs``, ``lr_ae`` and ``cov_ridge`` are
-    BAGAN's. Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    BAGAN's."""
 
     epochs: int = 100
     batch_size: int = 32
@@ -72,17 +69,16 @@ class GANSettings:
 @dataclass
 class TrainedGAN:
     """A trained baseline GAN: ``draw_fake`` maps labels to series, ``modules`` holds its
-    networks, ``history`` the adversarial losses and ``pretrain`` BAGAN's autoencoder losses
-    (in ``g_loss``: the decoder is the generator). Deng et al. (2022), sec. 3.1. Used by the
-    book's chapter "IB-GAN" (``book/ib_gan``)."""
+    networks, ``history`` the adversarial losses (``history.losses["d_loss"]``, ``["g_loss"]``)
+    and ``pretrain`` BAGAN's autoencoder losses. Deng et al. (2022), sec. 3.1."""
 
     name: str
     n_classes: int
     series_shape: tuple[int, int]  # (channels, length)
     draw_fake: DrawFake
     modules: dict[str, nn.Module]
-    history: GANHistory
-    pretrain: GANHistory | None = None
+    history: History
+    pretrain: History | None = None
     rng: torch.Generator | None = None  # the run's generator: sampling after training continues its draws
 
     @torch.no_grad()
@@ -108,7 +104,7 @@ class TrainedGAN:
 class ClassGaussians:
     """One Gaussian per class over latent codes: BAGAN's class-conditional latent generator
     (Mariani et al. 2018, sec. 3.2; baseline of Deng et al. 2022, sec. 3.1), all classes at
-    once (one-hot sums, batched Cholesky). Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    once (one-hot sums, batched Cholesky)."""
 
     def __init__(self, codes: torch.Tensor, labels: torch.Tensor, n_classes: int, ridge: float) -> None:
         onehot = F.one_hot(labels, n_classes).to(codes.dtype)
@@ -125,31 +121,13 @@ class ClassGaussians:
         return self.mean[labels] + (self.chol[labels] @ eps[:, :, None]).squeeze(-1)
 
 
-def _two_player(x_all: torch.Tensor, y_all: torch.Tensor, n_classes: int, gen: torch.Generator, draw_fake: DrawFake,
-                d_loss: Callable[..., torch.Tensor], g_loss: Callable[..., torch.Tensor],
-                opt_d: torch.optim.Optimizer, opt_g: torch.optim.Optimizer) -> Step:
-    """The alternating D-then-G minibatch step of every baseline (Goodfellow et al. 2014)."""
-    zero = torch.zeros((), device=x_all.device)
-
-    def step(idx: torch.Tensor) -> torch.Tensor:
-        xr, yr = x_all[idx], y_all[idx]
-        yf = draw_labels(idx.numel(), n_classes, gen)
-        xf = draw_fake(yf, gen)
-        d = update(opt_d, d_loss(xr, yr, xf.detach(), yf))
-        g = update(opt_g, g_loss(xf, yf))
-        return torch.stack([d, g, zero])
-
-    return step
-
-
 def _adversarial(name: str, x_all: torch.Tensor, y_all: torch.Tensor, n_classes: int, s: GANSettings,
                  gen: torch.Generator, progress: bool | None, G: nn.Module, D: nn.Module, draw_fake: DrawFake,
                  d_loss: Callable[..., torch.Tensor], g_loss: Callable[..., torch.Tensor],
-                 pretrain: GANHistory | None = None) -> TrainedGAN:
-    step = _two_player(x_all, y_all, n_classes, gen, draw_fake, d_loss, g_loss,
-                       adam(D, s.lr_d, s.betas), adam(G, s.lr_g, s.betas))
-    history = run_epochs(step, x_all.shape[0], epochs=s.epochs, batch_size=s.batch_size, generator=gen,
-                         modules=(G, D), progress=progress, desc=f"{name} epochs")
+                 pretrain: History | None = None) -> TrainedGAN:
+    step = TwoPlayerStep(x_all, y_all, n_classes, gen, G, D, draw_fake, d_loss, g_loss,
+                         adam(D, s.lr_d, s.betas), adam(G, s.lr_g, s.betas))
+    history = fit(step, epochs=s.epochs, batch_size=s.batch_size, progress=progress, desc=f"{name} epochs")
     return TrainedGAN(name, n_classes, tuple(x_all.shape[1:]), draw_fake, {"generator": G, "discriminator": D},
                       history, pretrain)
 
@@ -168,7 +146,7 @@ def _noise_generator(x_all: torch.Tensor, n_classes: int, s: GANSettings) -> tup
 def fit_cgan(x_all: torch.Tensor, y_all: torch.Tensor, n_classes: int, s: GANSettings, gen: torch.Generator,
              progress: bool | None = None) -> TrainedGAN:
     """The naive conditional GAN of Deng et al. (2022), sec. 3.1 / App. 6.1 (IB-GAN at
-    ``pmiss = 1`` with a per-sample discriminator). Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    ``pmiss = 1`` with a per-sample discriminator)."""
     G, draw_fake = _noise_generator(x_all, n_classes, s)
     D = ConditionalDiscriminator(x_all.shape[1], n_classes, s.features, s.hidden).to(x_all.device)
     return _adversarial("cGAN", x_all, y_all, n_classes, s, gen, progress, G, D, draw_fake,
@@ -179,8 +157,7 @@ def fit_cgan(x_all: torch.Tensor, y_all: torch.Tensor, n_classes: int, s: GANSet
 def fit_acgan(x_all: torch.Tensor, y_all: torch.Tensor, n_classes: int, s: GANSettings, gen: torch.Generator,
               progress: bool | None = None) -> TrainedGAN:
     """AC-GAN (Odena et al. 2017), a baseline of Deng et al. (2022), sec. 3.1: D maximises
-    ``L_S + L_C``, G maximises ``L_C - L_S`` (non-saturating), the class loss on logits.
-    Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    ``L_S + L_C``, G maximises ``L_C - L_S`` (non-saturating), the class loss on logits."""
     G, draw_fake = _noise_generator(x_all, n_classes, s)
     D = AuxiliaryDiscriminator(x_all.shape[1], n_classes, s.features, s.hidden).to(x_all.device)
 
@@ -200,17 +177,10 @@ def fit_bagan(x_all: torch.Tensor, y_all: torch.Tensor, n_classes: int, s: GANSe
     """BAGAN (Mariani et al. 2018), a baseline of Deng et al. (2022), sec. 3.1: autoencoder
     pre-training (MSE), class Gaussians over the codes, then the decoder against a ``K + 1``-way
     discriminator initialised from the encoder; real series -> their class, fakes -> class K
-    for D, fakes -> their class for G. Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    for D, fakes -> their class for G."""
     ae = Autoencoder(x_all.shape[1], x_all.shape[2], s.latent_dim, s.features, s.hidden).to(x_all.device)
-    opt_ae = adam(ae, s.lr_ae, (0.9, 0.999))
-    zero = torch.zeros((), device=x_all.device)
-
-    def recon_step(idx: torch.Tensor) -> torch.Tensor:
-        xb = x_all[idx]
-        return torch.stack([zero, update(opt_ae, F.mse_loss(ae(xb), xb)), zero])
-
-    pretrain = run_epochs(recon_step, x_all.shape[0], epochs=s.ae_epochs, batch_size=s.batch_size, generator=gen,
-                          modules=(ae,), progress=progress, desc="BAGAN autoencoder epochs")
+    pretrain = fit(AutoencoderStep(x_all, y_all, gen, ae, adam(ae, s.lr_ae, (0.9, 0.999))), epochs=s.ae_epochs,
+                   batch_size=s.batch_size, progress=progress, desc="BAGAN autoencoder epochs")
     with torch.no_grad(), evaluating(ae):
         codes = torch.cat([ae.encode(xb) for xb in x_all.split(SAMPLE_CHUNK)])
     gauss = ClassGaussians(codes, y_all, n_classes, s.cov_ridge)
@@ -240,7 +210,7 @@ def fit_gan(method: str, X: np.ndarray, y: np.ndarray, *, settings: GANSettings 
     """Train the baseline GAN ``method`` (``"cgan"``, ``"acgan"``, ``"bagan"``; Deng et al. 2022,
     sec. 3.1) on series ``X`` ``(n, channels, length)`` with labels ``0..K-1``, seeded.
     ``overrides`` replace single settings. Raises ``ValueError`` for an unknown method (closest
-    names offered), an unknown setting or bad data. Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    names offered), an unknown setting or bad data."""
     key = OVERSAMPLERS.check(str(method).lower())
     settings = with_overrides(settings or GANSettings(), overrides)
     X, y, k = check_data(X, y, who=f"the {key} oversampler")
@@ -256,7 +226,7 @@ def gan_oversample(method: str, X: np.ndarray, y: np.ndarray, *, settings: GANSe
                    **overrides: Any) -> tuple[np.ndarray, np.ndarray]:
     """Real plus synthetic series: every class topped up to the majority count by the trained
     GAN ``method`` (Deng et al. 2022, sec. 3.1 baselines, "+ Second Stage Classifier"). The
-    real series come first, unchanged. Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    real series come first, unchanged."""
     trained = fit_gan(method, X, y, settings=settings, seed=seed, device=device, progress=progress, **overrides)
     X, y = np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.int64)
     labels = top_up_labels(y, int(y.max()) + 1)

@@ -10,8 +10,6 @@ these follow common practice for time-series GANs:
 * :func:`tstr_per_class`: train on synthetic, test on real (Esteban et al. 2017), per class.
 * :func:`diversity`: mean pairwise Euclidean distance within a class, generated beside real;
   a collapsed generator scores 0.
-
-Used by the book's chapter "IB-GAN" (``book/ib_gan``).
 """
 
 from __future__ import annotations
@@ -54,7 +52,6 @@ def discriminative_score(real: np.ndarray, generated: np.ndarray, *, folds: int 
     Folds are assigned within each set by position with the same seeded permutation, so a
     generated copy of a real series lands in the same fold as its twin; otherwise copies
     "anti-learn" (the twin in the training fold carries the other label) down to accuracy 0.
-    Used by the book's chapter "IB-GAN" (``book/ib_gan``).
     """
     _check_pair(real, generated)
     n_real, n_gen = len(real), len(generated)
@@ -81,7 +78,7 @@ def tstr_per_class(X_syn: np.ndarray, y_syn: np.ndarray, X_real: np.ndarray, y_r
     the synthetic series only, its recall on the real series of each class (Esteban et al.
     2017; a quality check for Deng et al. 2022, sec. 3.1's generated minority classes). A class
     without synthetic series is never predicted, so its recall is 0. Columns ``class``,
-    ``recall``, ``n_real``, ``n_synthetic``. Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    ``recall``, ``n_real``, ``n_synthetic``."""
     _check_pair(X_real, X_syn)
     validate_series(np.asarray(X_syn), np.asarray(y_syn))
     validate_series(np.asarray(X_real), np.asarray(y_real))
@@ -98,8 +95,7 @@ def tstr_per_class(X_syn: np.ndarray, y_syn: np.ndarray, X_real: np.ndarray, y_r
 
 def mean_pairwise_distance(X: np.ndarray) -> float:
     """Mean Euclidean distance over all pairs of series in ``X`` (0 for identical copies): the
-    spread a mode-collapsed generator lacks (Deng et al. 2022, sec. 1.1, 2.2.2). Used by the
-    book's chapter "IB-GAN" (``book/ib_gan``)."""
+    spread a mode-collapsed generator lacks (Deng et al. 2022, sec. 1.1, 2.2.2)."""
     validate_series(np.asarray(X))
     if len(X) < 2:
         raise ValueError("mean_pairwise_distance needs at least two series")
@@ -110,7 +106,7 @@ def diversity(X_gen: np.ndarray, y_gen: np.ndarray, X_real: np.ndarray, y_real: 
     """Per class, the mean pairwise distance of the generated and of the real series and their
     ratio (1: as diverse as the data; 0: collapsed), for classes with two or more of each.
     Deng et al. (2022), sec. 2.2.2 (``pmiss`` trades similarity for variety). Columns ``class``,
-    ``generated``, ``real``, ``ratio``. Used by the book's chapter "IB-GAN" (``book/ib_gan``)."""
+    ``generated``, ``real``, ``ratio``."""
     _check_pair(X_real, X_gen)
     y_gen, y_real = np.asarray(y_gen), np.asarray(y_real)
     rows = []

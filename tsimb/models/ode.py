@@ -112,8 +112,9 @@ def fit_odenet(X: np.ndarray, *, epochs: int = 30, batch_size: int = 64, lr: flo
 def derivative(odenet: ODENet, X: np.ndarray | torch.Tensor) -> torch.Tensor:
     """``dz/dt`` at every point of every series, ``f(z(t_i), t_i)`` (eq. 3), shaped like ``X``."""
     x = torch.as_tensor(X, dtype=torch.float32, device=next(odenet.parameters()).device)
-    if x.dim() != 3 or x.shape[1] != odenet.channels:
-        raise ValueError(f"expected series shaped (n, {odenet.channels}, length), got {tuple(x.shape)}")
+    if x.dim() != 3 or x.shape[1] != odenet.channels or x.shape[2] != odenet.length:
+        raise ValueError(f"this ODENet was fitted to series shaped (n, {odenet.channels}, {odenet.length}), got "
+                         f"{tuple(x.shape)}; fit one to these series (tsimb.models.fit_odenet)")
     n, c, length = x.shape
     with evaluating(odenet):
         return odenet(*_points(x)).reshape(n, length, c).permute(0, 2, 1)

@@ -1,8 +1,11 @@
-"""Training: the one loop every chapter uses (:func:`fit`, with events), its callbacks
-(class weights and deferred re-weighting, schedules, keep-best weights), the budget of a
-run, prediction, and the classic imbalance corrections as named recipes (:data:`RECIPES`)."""
+"""Training: the one loop every model uses (:func:`fit`, driving a :class:`Step`), its
+callbacks (class weights and deferred re-weighting, schedules, keep-best weights), the
+budget of a run, prediction, the :class:`Method` protocol and its registry
+(:data:`METHODS`; complete once :mod:`tsimb.methods` is imported), and the classic
+imbalance corrections (:data:`RECIPES`, registered as methods)."""
 
-from .baselines import METHODS, RECIPES, BaselineParams, train_baseline
+from .method import METHODS, Method, Sampler, Trained, register, settings_from_config
+from .baselines import BASELINE_METHODS, RECIPES, BaselineParams, ClassicMethod  # noqa: E402  (registers)
 from .budget import FAWAZ_RESNET, Budget
 from .callbacks import (
     Callback,
@@ -14,6 +17,7 @@ from .callbacks import (
     StepDecay,
     WarmupStepSchedule,
 )
+from .steps import ClassifierStep, Step
 from .loop import (
     TrainingDivergedError,
     extract_features,
@@ -22,7 +26,8 @@ from .loop import (
     show_progress,
 )
 
-__all__ = ["METHODS", "RECIPES", "BaselineParams", "train_baseline", "FAWAZ_RESNET", "Budget", "Callback",
+__all__ = ["METHODS", "Method", "Sampler", "Trained", "register", "settings_from_config", "BASELINE_METHODS",
+           "RECIPES", "BaselineParams", "ClassicMethod", "FAWAZ_RESNET", "Budget", "Callback",
            "ClassWeights", "FitState", "History", "KeepBestWeights", "PlateauSchedule", "StepDecay",
            "WarmupStepSchedule", "TrainingDivergedError", "extract_features", "fit", "predict_proba",
-           "show_progress"]
+           "show_progress", "Step", "ClassifierStep"]

@@ -1,7 +1,9 @@
 """The classic corrections for class imbalance, as training recipes over one :func:`fit`.
 
-Every later chapter compares against these, so each is one entry of :data:`RECIPES`
-and one call of :func:`train_baseline`. Explained in the book's chapter *Baselines*.
+Every later chapter compares against these, so each is one :class:`ClassicMethod` in
+:data:`tsimb.methods.METHODS` (its recipe in :data:`RECIPES`, its constants in
+:class:`BaselineParams`): ``METHODS["ros"].train(train, model="resnet", budget=Budget())``.
+Explained in the book's chapter *Baselines*.
 
 =====================  ==========================================================
 method                 what changes
@@ -35,12 +37,13 @@ from ..data import Dataset
 from ..data.resampling import OVERSAMPLERS, oversample, random_resample_index
 from ..losses import DeferredReweighting, FocalLoss, LDAMLoss, SigmoidFocalLoss  # isort: skip
 from ..losses import class_balanced_weights, inverse_frequency_weights
-from ..models import Classifier, build_model
+from ..models import build_model
 from ..registry import Registry
 from ..runtime import seed_everything
 from .budget import Budget
-from .callbacks import History, WarmupStepSchedule
+from .callbacks import WarmupStepSchedule
 from .loop import fit
+from .method import Method, Trained, register
 
 
 @dataclass(frozen=True)
@@ -125,27 +128,36 @@ RECIPES.add("ldam-drw", _ldam_drw, "LDAM loss with deferred re-weighting (Cao et
 RECIPES.add("ldam-drw-sgd", _ldam_drw_reference, "LDAM-DRW under the reference code's SGD schedule")
 # the ten baselines every chapter compares against; ldam-drw-sgd is the reference code's
 # schedule, shown once in the baselines chapter beside our Adam version
-METHODS = tuple(m for m in RECIPES if m != "ldam-drw-sgd")
+BASELINE_METHODS = tuple(m for m in RECIPES if m != "ldam-drw-sgd")
 NORMED_HEAD = frozenset({"ldam-drw", "ldam-drw-sgd"})  # LDAM's margins assume cosine logits (Cao et al. sec. 3.2)
 
 
-def train_baseline(method: str, model_name: str, train: Dataset, budget: Budget, seed: int = 0,
-                   device: torch.device | str | None = None, epochs: int | None = None,
-                   params: BaselineParams = BaselineParams()) -> tuple[Classifier, History]:
-    """Build ``model_name`` and train it on ``train`` with imbalance correction ``method``.
+class ClassicMethod(Method):
+    """A classic correction: its recipe turns the training set into the series, labels and
+    :func:`~tsimb.train.fit` options to train on; then one classifier is built (seeded) and
+    trained under the budget (its callbacks first, then the recipe's)."""
 
-    The model's initialisation, the minibatch order and any re-sampling are seeded by
-    ``seed``. ``epochs`` stops after that many epochs of the budget's schedule (used to
-    replay the start of a stored run).
-    """
-    recipe = RECIPES[method]
-    counts = np.bincount(train.y, minlength=train.n_classes)
-    X, y, extra = recipe(train.X, train.y, counts, budget, seed, params)
-    kwargs = {**budget.fit_kwargs(len(y)), **extra}  # a recipe may override the budget's optimiser
-    if epochs is not None:
-        kwargs["epochs"] = min(epochs, budget.epochs)
-    seed_everything(seed)
-    model = build_model(model_name, train.n_channels, train.n_classes, train.length,
-                        normed_head=method in NORMED_HEAD)
-    history = fit(model, X, y, seed=seed, device=device, **kwargs)
-    return model, history
+    Settings = BaselineParams
+    config_key = "params"
+
+    def __init__(self, name: str, summary: str, recipe: Recipe) -> None:
+        super().__init__(name, summary)
+        self.recipe = recipe
+
+    def train(self, train: Dataset, *, model: str, budget: Budget, settings: BaselineParams | None = None,
+              seed: int = 0, epochs: int | None = None, device: torch.device | str | None = None) -> Trained:
+        settings = self.check_settings(settings)
+        counts = np.bincount(train.y, minlength=train.n_classes)
+        X, y, options = self.recipe(train.X, train.y, counts, budget, seed, settings)
+        options = {"lr": budget.lr, "weight_decay": budget.weight_decay, **options}  # a recipe may set its own
+        callbacks = [*budget.callbacks(), *options.pop("callbacks", [])]
+        seed_everything(seed)
+        classifier = build_model(model, train.n_channels, train.n_classes, train.length,
+                                 normed_head=self.name in NORMED_HEAD)
+        history = fit(classifier, X, y, epochs=budget.epochs_for(epochs), batch_size=budget.batch_size_for(len(y)),
+                      callbacks=callbacks, seed=seed, device=device, **options)
+        return Trained(classifier, history)
+
+
+for _name in RECIPES:
+    register(ClassicMethod(_name, RECIPES.summary(_name), RECIPES[_name]))

@@ -34,14 +34,23 @@ class Budget:
     keep_best: bool = False
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.epochs, int) and self.epochs >= 1):
-            raise ValueError(f"Budget.epochs must be a positive integer, got {self.epochs!r}")
-        if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
-            raise ValueError(f"Budget.batch_size must be a positive integer, got {self.batch_size!r}")
-        if not (np.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"Budget.lr must be a positive number, got {self.lr!r}")
+        from .steps import _number, _positive_int
+
+        _positive_int("Budget.epochs", self.epochs)
+        _positive_int("Budget.batch_size", self.batch_size)
+        _number("Budget.lr", self.lr, positive=True)
+        _number("Budget.weight_decay", self.weight_decay, low=0.0)
+        # DRW must start within the run (1.0: never, which is then plain LDAM)
+        _number("Budget.drw_fraction", self.drw_fraction, low=0.0, high=1.0)
+        _number("Budget.drw_lr_factor", self.drw_lr_factor, positive=True)
+        _number("Budget.plateau_factor", self.plateau_factor, positive=True, high=1.0)
+        _number("Budget.min_lr", self.min_lr, low=0.0)
+        if self.plateau_patience is not None:
+            _positive_int("Budget.plateau_patience", self.plateau_patience)
         if self.batch_rule not in ("fixed", "fawaz"):
             raise ValueError(f"Budget.batch_rule must be 'fixed' or 'fawaz', got {self.batch_rule!r}")
+        if not isinstance(self.keep_best, bool):
+            raise ValueError(f"Budget.keep_best must be True or False, got {self.keep_best!r}")
 
     def batch_size_for(self, n_train: int) -> int:
         """The minibatch size for a training set of ``n_train`` series."""
@@ -49,15 +58,18 @@ class Budget:
             return max(1, int(min(n_train / 10, self.batch_size)))
         return self.batch_size
 
-    def fit_kwargs(self, n_train: int) -> dict:
-        """The :func:`~tsimb.train.fit` arguments this budget sets."""
+    def callbacks(self) -> list[Callback]:
+        """The callbacks this budget switches on: the plateau schedule, keep-best weights."""
         callbacks: list[Callback] = []
         if self.plateau_patience is not None:
             callbacks.append(PlateauSchedule(self.plateau_factor, self.plateau_patience, self.min_lr))
         if self.keep_best:
             callbacks.append(KeepBestWeights())
-        return dict(epochs=self.epochs, batch_size=self.batch_size_for(n_train), lr=self.lr,
-                    weight_decay=self.weight_decay, callbacks=callbacks)
+        return callbacks
+
+    def epochs_for(self, epochs: int | None) -> int:
+        """The epochs to train: the budget's, or fewer (``epochs``: a replay of a run's start)."""
+        return self.epochs if epochs is None else min(int(epochs), self.epochs)
 
 
 # Fawaz et al. (2019)'s ResNet protocol, the ``none`` row of Sarkar et al.'s Table I.

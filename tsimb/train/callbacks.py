@@ -1,11 +1,11 @@
 """Events of the training loop and the callbacks that use them.
 
 :func:`tsimb.train.fit` calls, on every :class:`Callback` it is given, ``on_fit_start``,
-then per epoch ``on_epoch_start``, per minibatch ``on_batch`` (which may replace the
-batch: augmentation, adversarial examples, mixing) and ``loss_term`` (which may add a
-term to the batch loss: Feat-Sim, contrastive losses), then ``on_epoch_end``, and at last
-``on_fit_end``. Class weights and deferred re-weighting, learning-rate schedules and
-keep-best-weights are callbacks here; augmentations are in :mod:`tsimb.augment`.
+then per epoch ``on_epoch_start`` and ``on_epoch_end``, and at last ``on_fit_end``.
+Callbacks observe and schedule: class weights and deferred re-weighting, learning-rate
+schedules, keep-best weights. What a method does to a minibatch (augmentation,
+adversarial examples, mixing, an extra loss term) lives in its
+:class:`~tsimb.train.Step`, never in a callback that must be combined with others.
 Explained in the book's chapter *Baselines*, section "Training".
 """
 
@@ -25,14 +25,18 @@ ClassWeight = np.ndarray | Callable[[int], np.ndarray | None] | None
 
 @dataclass
 class History:
-    """Mean training loss of each epoch, the learning rate after it, the epoch whose
-    weights were kept and the wall time."""
+    """Mean training loss of each epoch (``loss``: the step's first loss, the run's trace;
+    ``losses``: every loss the step reports, by name, e.g. a GAN's ``d_loss``, ``g_loss``),
+    the learning rate after it, the epoch whose weights were kept, the wall time in all and
+    per epoch."""
 
     loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
     samples_seen: int = 0
     best_epoch: int | None = None
     lr: list[float] = field(default_factory=list)
+    losses: dict[str, list[float]] = field(default_factory=dict)
+    epoch_seconds: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -51,30 +55,16 @@ class FitState:
 
 
 class Callback:
-    """Hooks into :func:`tsimb.train.fit`. Override what you need; the loop calls the two
-    per-batch hooks only on callbacks that override them, so the others cost nothing."""
+    """Hooks into :func:`tsimb.train.fit` at the start and end of the run and of each epoch.
+    Override what you need."""
 
     def on_fit_start(self, state: FitState) -> None: ...
 
     def on_epoch_start(self, state: FitState) -> None: ...
 
-    def on_batch(self, state: FitState, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The minibatch to train on instead of ``(x, y)`` (default: unchanged)."""
-        return x, y
-
-    def loss_term(self, state: FitState, features: torch.Tensor, x: torch.Tensor,
-                  y: torch.Tensor) -> torch.Tensor | None:
-        """A term added to the batch loss, from the penultimate ``features`` of ``x``."""
-        return None
-
     def on_epoch_end(self, state: FitState) -> None: ...
 
     def on_fit_end(self, state: FitState) -> None: ...
-
-
-def overriding(callbacks: Sequence[Callback], hook: str) -> list[Callback]:
-    """The callbacks whose class overrides ``hook`` (the loop skips the others per batch)."""
-    return [c for c in callbacks if getattr(type(c), hook) is not getattr(Callback, hook)]
 
 
 def check_weights(name: str, weights: np.ndarray | None, size: int | None = None) -> None:
@@ -85,6 +75,9 @@ def check_weights(name: str, weights: np.ndarray | None, size: int | None = None
         raise ValueError(f"{name} has {len(weights)} entries for {size} classes")
     if not np.isfinite(weights).all() or (np.asarray(weights) < 0).any():
         raise ValueError(f"{name} must be finite and non-negative, got {np.asarray(weights)}")
+    if not (np.asarray(weights) > 0).any():
+        raise ValueError(f"{name} are all zero, so training would learn nothing; give some series or "
+                         "classes a positive weight")
 
 
 class ClassWeights(Callback):

@@ -1,207 +1,134 @@
-"""One training loop for every chapter: :func:`fit` with events, plus :func:`predict_proba`
+"""One training loop for every model the book trains: :func:`fit`, plus :func:`predict_proba`
 and :func:`extract_features`.
 
-The whole (small) training set lives on the device as two tensors and each minibatch
-is a direct index into them, so there is no DataLoader, collation or host-to-device
-copy per batch. Benchmarked against a bare PyTorch loop by ``python -m tsimb bench``.
-
-What varies between methods hooks into the loop through :class:`~tsimb.train.Callback`
-events instead of growing it (see :mod:`tsimb.train.callbacks`): a callback may replace
-a minibatch (augmentation, adversarial examples), add a loss term from the features
-(Feat-Sim), set the class weights of an epoch (deferred re-weighting) or change the
-learning rate. Explained in the book's chapter *Baselines*, section "Training".
+:func:`fit` owns what every run shares: epochs, a seeded minibatch order, callbacks
+(schedules, class-weight schedules, keep-best weights), the divergence check, the
+progress bar and the history. What one minibatch does is a :class:`~tsimb.train.Step`
+(:mod:`tsimb.train.steps`): a classifier's by default, a GAN's, IB-GAN's or an
+autoencoder's (:mod:`tsimb.generative.steps`). The whole (small) training set lives on the
+device and each minibatch is a direct index into it: no DataLoader, collation or
+host-to-device copy per batch. Benchmarked against a bare PyTorch loop by
+``python -m tsimb bench``. Explained in the book's chapter *Baselines*, section "Training".
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import time
-from typing import Literal, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import validate_series
-from ..losses import CrossEntropy
 from ..models import Classifier
 from ..runtime import evaluating, get_device, in_ci
-from .callbacks import (
-    Callback,
-    ClassWeight,
-    ClassWeights,
-    FitState,
-    History,
-    StepDecay,
-    check_weights,
-    overriding,
-)
-
-Reduction = Literal["weighted_mean", "mean"]
+from .callbacks import Callback, FitState, History
+from .steps import ClassifierStep, Step, _positive_int
 
 
 class TrainingDivergedError(RuntimeError):
-    """The training loss became NaN or infinite; the run is not usable and is never stored."""
+    """A training loss became NaN or infinite (or the parameters did); the run is not usable
+    and is never stored. The message names the epoch, the batch and the likely cause."""
 
 
 def show_progress(progress: bool | None) -> bool:
-    """Progress bars where someone watches: ``True`` shows one (also in Jupyter), ``False``
-    hides it, ``None`` shows it on a terminal only. Never in CI, whose logs it would fill."""
+    """Progress bars where someone watches: ``True`` shows one, ``False`` hides it, ``None``
+    shows it on a terminal and in a Jupyter kernel. Never in CI, whose logs (and the
+    notebooks it executes) it would fill."""
     if in_ci():
         return False
-    return sys.stderr.isatty() if progress is None else progress
+    if progress is not None:
+        return progress
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
 
 
-def _check_inputs(X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, lr: float) -> np.ndarray:
-    validate_series(X, y)
-    if isinstance(X, np.ndarray) and X.dtype != np.float32 and not np.issubdtype(X.dtype, np.floating):
-        raise ValueError(f"series must be floating point, got dtype {X.dtype}")
-    if not (isinstance(epochs, (int, np.integer)) and epochs >= 1):
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    return np.asarray(y, dtype=np.int64)
+def fit(model: nn.Module | Step, X: np.ndarray | None = None, y: np.ndarray | None = None, *,
+        epochs: int = 50, batch_size: int = 64, callbacks: Sequence[Callback] = (), progress: bool | None = None,
+        desc: str = "epochs", seed: int = 0, device: torch.device | str | None = None, **step_options) -> History:
+    """Train in place for ``epochs`` passes over the data in seeded random minibatches of
+    ``batch_size`` series, and return the :class:`~tsimb.train.History`.
 
+    ``model`` is a :class:`~tsimb.train.Step` (which holds its data: a GAN, IB-GAN or an
+    autoencoder, a subclass of :class:`~tsimb.train.ClassifierStep`), or a classifier to
+    train on series ``X`` ``(n, channels, length)`` and targets ``y`` (class indices, or
+    probability vectors ``(n, K)``, or a :class:`~tsimb.data.Votes` table) with a
+    :class:`~tsimb.train.ClassifierStep` built from ``step_options``: ``loss``,
+    ``loss_reduction``, ``class_weight`` (a vector, or a schedule such as
+    :class:`~tsimb.losses.DeferredReweighting`: LDAM-DRW, Cao et al. 2019, Alg. 1),
+    ``sample_weight``, ``lr``, ``weight_decay``, ``optimizer`` (``"adam"`` or ``"sgd"``),
+    ``momentum``, ``lr_milestones`` and ``lr_gamma`` (see its docstring). ``seed`` seeds the
+    minibatch order (seed the model's initialisation yourself with
+    :func:`tsimb.runtime.seed_everything` before building it).
 
-def fit(
-    model: Classifier,
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    epochs: int = 50,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    weight_decay: float = 0.0,
-    loss: torch.nn.Module | None = None,
-    loss_reduction: Reduction = "weighted_mean",
-    class_weight: ClassWeight = None,
-    sample_weight: np.ndarray | None = None,
-    lr_milestones: Sequence[int] = (),
-    lr_gamma: float = 0.1,
-    callbacks: Sequence[Callback] = (),
-    optimizer: Literal["adam", "sgd"] = "adam",
-    momentum: float = 0.9,
-    seed: int = 0,
-    device: torch.device | str | None = None,
-    progress: bool | None = None,
-) -> History:
-    """Train ``model`` in place on series ``X`` ``(n, channels, length)`` and labels ``y``.
-
-    Args:
-        loss: a per-sample loss module (see :mod:`tsimb.losses`); cross entropy by default.
-        loss_reduction: how weighted per-sample losses make a batch loss:
-            ``"weighted_mean"``, ``sum(w_i l_i) / sum(w_i)`` (PyTorch's
-            ``cross_entropy(weight=)``, the LDAM-DRW reference), or ``"mean"``,
-            ``sum(w_i l_i) / B`` (Cui et al. 2019's class-balanced losses).
-        class_weight: per-class weights, or a schedule ``epoch -> weights | None`` such as
-            :class:`~tsimb.losses.DeferredReweighting` (LDAM-DRW, Cao et al. 2019, Alg. 1);
-            shorthand for a :class:`~tsimb.train.ClassWeights` callback.
-        sample_weight: per-series weights, multiplied with the class weights.
-        lr_milestones, lr_gamma: multiply the learning rate by ``lr_gamma`` at these
-            epochs; shorthand for a :class:`~tsimb.train.StepDecay` callback.
-        callbacks: :class:`~tsimb.train.Callback` objects: batch transforms (augmentation,
-            adversarial examples), loss terms (Feat-Sim), schedules, keep-best weights.
-        optimizer: ``"adam"`` (every chapter's default) or ``"sgd"`` with ``momentum``
-            (the LDAM-DRW reference protocol).
-        seed: seeds the minibatch order (seed the model's initialisation yourself with
-            :func:`tsimb.runtime.seed_everything` before building it).
+    A last minibatch of a single series is dropped when there are others (batch norm cannot
+    train on one series).
 
     Raises:
         ValueError: bad arguments (shapes, labels, weights, budgets), named.
-        TrainingDivergedError: the loss became NaN or infinite; names the epoch and batch.
+        TrainingDivergedError: a loss became NaN or infinite (names the epoch and batch), or
+            the parameters did after the last step.
     """
-    y = _check_inputs(X, y, epochs, batch_size, lr)
-    n_classes = int(y.max()) + 1
-    if isinstance(model.head, torch.nn.Linear) and n_classes > model.head.out_features:
-        raise ValueError(f"labels go up to {n_classes - 1} but the model has {model.head.out_features} outputs")
-    if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight, dtype=np.float32)
-        if sample_weight.shape != y.shape:
-            raise ValueError("sample_weight must be a vector with one weight per series")
-        check_weights("sample_weight", sample_weight)
-    if y.size < 2:
-        raise ValueError("need at least two training series")
-    if loss_reduction not in ("weighted_mean", "mean"):
-        raise ValueError(f"loss_reduction must be 'weighted_mean' or 'mean', got {loss_reduction!r}")
-    # the shorthands first: milestones step before a plateau schedule, as they always have
-    callbacks = [*([ClassWeights(class_weight)] if class_weight is not None else []),
-                 *([StepDecay(lr_milestones, lr_gamma)] if len(lr_milestones) else []), *callbacks]
-
-    device = get_device(device)
-    model.to(device)
-    loss_fn = (loss or CrossEntropy()).to(device)
-    X_t = torch.as_tensor(X, dtype=torch.float32, device=device)
-    y_t = torch.as_tensor(y, device=device)
-    w_sample = None if sample_weight is None else torch.as_tensor(sample_weight, device=device)
-
-    if optimizer == "adam":
-        optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    elif optimizer == "sgd":
-        optimiser = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    epochs, batch_size = _positive_int("epochs", epochs), _positive_int("batch_size", batch_size)
+    if isinstance(model, Step):
+        if X is not None or y is not None or step_options:
+            raise ValueError("a Step holds its own data and options: call fit(step, epochs=..., batch_size=...)")
+        step = model
     else:
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
-    generator = torch.Generator().manual_seed(seed)
-    n = X_t.shape[0]
-    history = History()
-    state = FitState(model, optimiser, history, device=device, n_classes=n_classes)
-    batch_transforms, loss_terms = overriding(callbacks, "on_batch"), overriding(callbacks, "loss_term")
+        if X is None or y is None:
+            raise ValueError("fit(model, X, y): a classifier needs series X and targets y")
+        step = ClassifierStep(model, X, y, seed=seed, device=device, **step_options)
+    return _train(step, epochs, batch_size, [*step.callbacks(), *callbacks], progress, desc)
+
+
+def _train(step: Step, epochs: int, batch_size: int, callbacks: list[Callback], progress: bool | None,
+           desc: str) -> History:
+    """The loop itself: epochs of seeded minibatches through ``step``, with ``callbacks``."""
+    device = step.device
+    history = History(losses={name: [] for name in step.loss_names})
+    state = FitState(step.model, step.optimiser, history, device=device, n_classes=step.n_classes)
     start = time.perf_counter()
-    model.train()
+    for module in (step.model, *step.modules):
+        module.train()
     for callback in callbacks:
         callback.on_fit_start(state)
-    for epoch in tqdm(range(epochs), desc="epochs", disable=not show_progress(progress), leave=False):
+    for epoch in tqdm(range(epochs), desc=desc, disable=not show_progress(progress), leave=False):
+        began = time.perf_counter()
         state.epoch = epoch
         for callback in callbacks:
             callback.on_epoch_start(state)
-        order = torch.randperm(n, generator=generator).to(device)
+        order = torch.randperm(step.n, generator=step.generator, device=step.generator.device).to(device)
         batches = list(order.split(batch_size))
         if len(batches) > 1 and batches[-1].numel() == 1:  # batch norm cannot train on one series
             batches.pop()
-        losses = torch.zeros(len(batches), device=device)  # on the device: no host sync per batch
+        # each batch's losses times its size, kept on the device: no host sync per batch
+        per_batch = torch.zeros(len(batches), len(step.loss_names), device=device)
         seen = 0
         for b, batch in enumerate(batches):
-            xb, yb = X_t[batch], y_t[batch]
-            for callback in batch_transforms:
-                xb, yb = callback.on_batch(state, xb, yb)
-            features = model.features(xb)
-            per_sample = loss_fn(model.head(features), yb)
-            w = None if state.class_weight is None else state.class_weight[yb]
-            if w_sample is not None:
-                if yb.shape[0] != batch.shape[0]:
-                    raise ValueError("sample_weight cannot follow a callback's on_batch that changes the batch size")
-                w = w_sample[batch] if w is None else w * w_sample[batch]
-            if w is None:
-                batch_loss = per_sample.mean()
-            elif loss_reduction == "mean":
-                batch_loss = (w * per_sample).sum() / per_sample.shape[0]
-            else:
-                batch_loss = (w * per_sample).sum() / w.sum().clamp_min(1e-12)
-            for callback in loss_terms:
-                term = callback.loss_term(state, features, xb, yb)
-                if term is not None:
-                    batch_loss = batch_loss + term
-            optimiser.zero_grad(set_to_none=True)
-            batch_loss.backward()
-            optimiser.step()
-            losses[b] = batch_loss.detach() * xb.shape[0]
-            seen += xb.shape[0]
-        epoch_loss = losses.sum().item() / seen
-        if not np.isfinite(epoch_loss):
-            bad = int(torch.nonzero(~torch.isfinite(losses))[0])
+            values, count = step(state, batch)
+            per_batch[b] = values * count
+            seen += count
+        means = [total / seen for total in per_batch.sum(dim=0).tolist()]  # the one host sync of the epoch
+        if not all(math.isfinite(v) for v in means):
+            bad_batch = int(torch.nonzero(~torch.isfinite(per_batch).all(dim=1))[0])
+            bad = {name: value for name, value in zip(step.loss_names, means) if not math.isfinite(value)}
             raise TrainingDivergedError(
-                f"the training loss is not finite at epoch {epoch}, batch {bad} of {len(batches)}: "
-                f"likely a learning rate too high for this model (lr {lr:g}), inputs of extreme "
-                f"scale (largest |x| = {float(np.abs(X).max()):.3g}; z-normalise them), or a loss "
-                "or callback's loss term that overflowed")
+                f"the training loss is not finite at epoch {epoch}, batch {bad_batch} of {len(batches)} "
+                f"({', '.join(f'{k} = {v}' for k, v in bad.items())}): {step.divergence_hint()}")
         history.samples_seen += seen
-        history.loss.append(epoch_loss)
+        history.loss.append(means[0])
+        for name, value in zip(step.loss_names, means):
+            history.losses[name].append(value)
         for callback in callbacks:
             callback.on_epoch_end(state)
-        history.lr.append(optimiser.param_groups[0]["lr"])
+        history.lr.append(step.optimiser.param_groups[0]["lr"])
+        history.epoch_seconds.append(time.perf_counter() - began)
     for callback in callbacks:
         callback.on_fit_end(state)
+    step.check_trained()
     history.seconds = time.perf_counter() - start
     return history
 
