@@ -67,7 +67,8 @@ def test_a_byte_order_mark_does_not_make_a_phantom_class(archive):
 
 
 def test_splits_of_different_lengths_are_resampled_to_one_length(archive):
-    _write(archive, "Lengths", _tsv([("a", 1, 2, 3, 4, 5), ("b", 5, 4, 3, 2, 1)]), _tsv([("a", 1, 2, 3), ("b", 3, 2, 1)]))
+    longer, shorter = _tsv([("a", 1, 2, 3, 4, 5), ("b", 5, 4, 3, 2, 1)]), _tsv([("a", 1, 2, 3), ("b", 3, 2, 1)])
+    _write(archive, "Lengths", longer, shorter)
     train, test = load_train_test("Lengths", znormalise=False)
     assert train.length == test.length == 5
     np.testing.assert_allclose(test.X[0, 0], [1, 1.5, 2, 2.5, 3])
