@@ -95,11 +95,29 @@ def validate_series(X: np.ndarray, y: np.ndarray | None = None, n_classes: int |
 
 
 def encode_labels(labels: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Map arbitrary class labels to ``0..K-1`` (numeric order when all are numbers)."""
-    names = np.asarray(labels).astype(str)
-    unique = sorted(set(names.tolist()), key=_class_sort_key)
+    """Map arbitrary class labels to ``0..K-1`` (numeric order when all are numbers).
+
+    Labels that spell the same number are one class (``"1"``, ``"1.0"`` and ``"01"``:
+    UEA headers write ``1.0`` where the UCR files write ``1``); its name is the number's
+    shortest form (:func:`canonical_label`)."""
+    names = [canonical_label(n) for n in np.asarray(labels).astype(str).tolist()]
+    unique = sorted(set(names), key=_class_sort_key)
     lookup = {name: i for i, name in enumerate(unique)}
     return np.array([lookup[n] for n in names], dtype=np.int64), tuple(unique)
+
+
+def canonical_label(name: str) -> str:
+    """The class name ``name`` stands for: a finite number in its shortest form (``"1.0"``,
+    ``"01"`` and ``"1"`` are ``"1"``; ``"2.50"`` is ``"2.5"``), any other text stripped of
+    surrounding spaces."""
+    text = str(name).strip()
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if not np.isfinite(value):  # "nan", "inf" as class names stay text
+        return text
+    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
 
 
 def _class_sort_key(name: str) -> tuple[int, float | str]:
@@ -113,10 +131,24 @@ def z_normalise(X: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     """Each channel of each series to zero mean and unit standard deviation.
 
     Constant channels (standard deviation below ``eps``) become all zeros rather than NaN.
+    Computed in ``X``'s own precision (so stored runs replay bit for bit); a channel whose
+    mean or standard deviation overflows there (float32 squares of values beyond ~1e19)
+    is recomputed in float64 after dividing by its largest magnitude, which leaves the
+    z-scores unchanged and cannot overflow.
     """
-    mean = X.mean(axis=-1, keepdims=True)
-    std = X.std(axis=-1, keepdims=True)
-    return ((X - mean) / np.where(std < eps, 1.0, std)).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is the case handled below
+        mean = X.mean(axis=-1, keepdims=True)
+        std = X.std(axis=-1, keepdims=True)
+        out = ((X - mean) / np.where(std < eps, 1.0, std)).astype(np.float32)
+    overflow = ~(np.isfinite(mean) & np.isfinite(std))[..., 0]
+    if overflow.any() and np.isfinite(X[overflow]).all():
+        rows = np.asarray(X[overflow], dtype=np.float64)
+        scale = np.abs(rows).max(axis=-1, keepdims=True)  # > 0: a zero row does not overflow
+        scaled = rows / scale
+        scaled_mean, scaled_std = scaled.mean(axis=-1, keepdims=True), scaled.std(axis=-1, keepdims=True)
+        constant = scaled_std * scale < eps
+        out[overflow] = ((scaled - scaled_mean) / np.where(constant, 1.0, scaled_std)).astype(np.float32)
+    return out
 
 
 def resample_to_length(series: list[np.ndarray], length: int) -> np.ndarray:

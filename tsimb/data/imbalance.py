@@ -96,7 +96,8 @@ def drop_half_of_classes(y: np.ndarray, fraction: float = 0.75, seed: int = 0, m
     """Indices after dropping ``fraction`` of the series of a random half of the classes.
 
     IB-GAN paper, sec. 3.1: "randomly dropping 75% of half of the classes". The half is
-    ``floor(K/2)`` classes chosen with ``seed`` (:func:`dropped_classes`); the other
+    ``floor(K/2)`` of the ``K`` classes that have series (a label with none is not a
+    class), chosen with ``seed`` (:func:`dropped_classes`); the other
     classes keep every series. A dropped class keeps ``max(min_keep, round(n_c (1 -
     fraction)))`` series, never more than it has: the paper does not say what it does
     with classes of two or three series (Handwriting has them), where 75% leaves one,
@@ -109,18 +110,30 @@ def drop_half_of_classes(y: np.ndarray, fraction: float = 0.75, seed: int = 0, m
         raise ValueError(f"min_keep must be a positive integer, got {min_keep!r}")
     rng = np.random.default_rng(seed)
     counts = np.bincount(y)
-    dropped = rng.choice(counts.size, size=counts.size // 2, replace=False)
+    present = np.flatnonzero(counts)  # a label with no series is not a class of this split
+    dropped = _draw_dropped(rng, present)
     keep = {c: int(n) for c, n in enumerate(counts)}
     for c in dropped:
         keep[int(c)] = min(int(counts[c]), max(min_keep, int(round(counts[c] * (1 - fraction)))))
     return _take(y, keep, rng)
 
 
-def dropped_classes(n_classes: int, seed: int = 0) -> list[int]:
+def _draw_dropped(rng: np.random.Generator, present: np.ndarray) -> np.ndarray:
+    """``floor(K/2)`` of the ``K`` present classes. With every label ``0..K-1`` present this
+    is ``rng.choice(K, K // 2)``, the draw the stored runs were made with."""
+    if present.size and present[-1] == present.size - 1:  # labels 0..K-1, all present
+        return rng.choice(present.size, size=present.size // 2, replace=False)
+    return present[rng.choice(present.size, size=present.size // 2, replace=False)]
+
+
+def dropped_classes(n_classes: int, seed: int = 0, present: np.ndarray | None = None) -> list[int]:
     """The classes :func:`drop_half_of_classes` thins for ``seed`` (the same draw), sorted:
-    recorded with every run of the IB-GAN chapter, since they change from seed to seed."""
+    recorded with every run of the IB-GAN chapter, since they change from seed to seed.
+    ``present``: the labels that have series, where some of ``0..n_classes-1`` have none
+    (``np.flatnonzero(np.bincount(y))``); by default all of them."""
     rng = np.random.default_rng(seed)
-    return sorted(int(c) for c in rng.choice(n_classes, size=n_classes // 2, replace=False))
+    labels = np.arange(n_classes) if present is None else np.asarray(present, dtype=np.int64)
+    return sorted(int(c) for c in _draw_dropped(rng, labels))
 
 
 def binary_pair(

@@ -10,7 +10,7 @@ seed) with a one-sided t-test (scipy) and gives a verdict.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Iterable, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -50,44 +50,145 @@ def gains(table: pd.DataFrame, reference: str = "none", by: Iterable[str] = ("da
     return out.assign(gain=out["value"] - out["reference"])
 
 
-def _paired(table: pd.DataFrame, claim: Claim) -> pd.DataFrame:
+PAIR_KEYS = ("dataset", "seed")
+VERDICTS = ("supported", "not supported", "contradicted", "no finite values", "not run")
+
+
+def _paired(table: pd.DataFrame, claim: Claim, keys: Sequence[str], what: str) -> pd.DataFrame:
+    """One row per run of ``claim.better`` with its partner run of ``claim.worse`` (the
+    same ``keys``), and their difference in ``gain``. Raises ``ValueError`` when a key
+    column is missing or a key names two runs of one method: pairing those would
+    cross-join them (3 seeds become 9 "pairs")."""
+    missing = [k for k in (*keys, "method", "metric", "value") if k not in table.columns]
+    if missing or not keys:
+        raise ValueError(f"check_claims pairs runs of the two methods on the columns {tuple(keys)}, but the "
+                         f"{what} table has no {', '.join(map(repr, missing))} column; pass keys= naming "
+                         "the columns that identify one run of a method (e.g. keys=('dataset',) for one "
+                         "value per data set)")
     rows = table[(table["metric"] == claim.metric) & table["method"].isin([claim.better, claim.worse])]
-    return gains(rows, claim.worse).query("method == @claim.better")
+    duplicated = rows.duplicated([*keys, "method"], keep=False)
+    if duplicated.any():
+        first = rows[duplicated].iloc[0]
+        raise ValueError(
+            f"the {what} table has {int(duplicated.sum())} rows of {claim.metric!r} for "
+            f"{claim.better!r}/{claim.worse!r} that share their keys with another row (e.g. "
+            f"{ {k: _plain(first[k]) for k in (*keys, 'method')} }): check_claims pairs runs on {tuple(keys)}, "
+            "so each key must name one run per method. Filter the table to one setting, or add the "
+            "column that tells the runs apart to keys=")
+    base = rows[rows["method"] == claim.worse][[*keys, "value"]].rename(columns={"value": "reference"})
+    out = rows[rows["method"] == claim.better].merge(base, on=list(keys))
+    return out.assign(gain=out["value"] - out["reference"])
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def minimum_detectable_effect(n: int, sd: float, level: float = 0.05, power: float = 0.8) -> float:
+    """The smallest true mean difference (beyond a claim's threshold) that a one-sided
+    paired t-test at ``level`` detects with probability ``power``, for ``n`` pairs whose
+    differences have standard deviation ``sd`` (statsmodels' power of the t-test)."""
+    if n < 2 or not np.isfinite(sd) or sd <= 0:
+        return float("nan")
+    from statsmodels.stats.power import TTestPower
+
+    effect_size = TTestPower().solve_power(nobs=n, alpha=level, power=power, alternative="larger")
+    return float(effect_size) * float(sd)
+
+
+def _holm(p_values: pd.Series) -> pd.Series:
+    """Holm's step-down adjustment over the finite p-values (NaN stays NaN)."""
+    from statsmodels.stats.multitest import multipletests
+
+    out = pd.Series(np.nan, index=p_values.index)
+    finite = p_values.notna()
+    if finite.any():
+        out[finite] = multipletests(p_values[finite], method="holm")[1]
+    return out
+
+
+def _verdict(p_claim: float, p_opposite: float, holds: int, n_sets: int, level: float) -> str:
+    if p_claim < level and holds == n_sets:
+        return "supported"
+    if p_opposite < level and holds == 0:
+        return "contradicted"
+    return "not supported"
 
 
 def check_claims(ours: pd.DataFrame, claims: Iterable[Claim], paper: pd.DataFrame | None = None,
-                 level: float = 0.05) -> pd.DataFrame:
+                 level: float = 0.05, keys: Sequence[str] = PAIR_KEYS, power: float = 0.8) -> pd.DataFrame:
     """Test every claim on our runs (tidy: dataset, method, seed, metric, value).
 
-    Columns: the paper's mean difference (from ``paper``, if given), our mean difference
-    and its seed-to-seed sd (averaged over data sets), the number of paired runs, on how
-    many data sets our mean clears the threshold, the one-sided p-value of a t-test of the
-    paired differences against the threshold, and the ``verdict``: *supported* (every data
-    set and ``p < level``), *same direction, not significant* (every data set),
-    *mixed* (some data sets), *contradicted* (none) or *not run* (no paired runs).
+    Runs of the two methods are paired on ``keys`` (by default the data set and the seed:
+    both methods start from the same initialisation); a missing key column or two runs of
+    one method under one key is a ``ValueError``, never a silent cross-join. A pair whose
+    difference is NaN is left out (``runs`` counts the finite pairs, ``nan_runs`` the others).
+
+    Columns: the paper's mean difference (from ``paper``, if given, paired on the keys it
+    has), our mean difference, its seed-to-seed sd (averaged over data sets) and its 95%
+    confidence interval (``ci_low``, ``ci_high``; a t interval over the paired runs), the
+    number of paired runs, on how many data sets our mean clears the threshold, the
+    one-sided p-value of a t-test of the paired differences against the threshold
+    (``p_value``) and of the opposite effect (``p_opposite``), the minimum detectable
+    effect (``mde``: the smallest true difference beyond the threshold the test finds
+    with probability ``power`` at ``level``; :func:`minimum_detectable_effect`), and:
+
+    * ``verdict``: *supported* (``p_value < level`` and every data set on the claim's
+      side), *contradicted* (the opposite effect is itself significant, ``p_opposite <
+      level``, and no data set on the claim's side: for a non-inferiority claim, the
+      margin is significantly missed), *not supported* (neither: no effect detected,
+      which is not evidence against the paper; read ``mde`` for what the design could
+      have found), *no finite values* (the metric is NaN in every pair) or *not run*.
+    * ``p_holm``, ``p_opposite_holm``, ``verdict_holm``: the same after Holm's correction
+      for testing every claim of this table (each direction adjusted over the claims).
     """
     from scipy.stats import ttest_1samp
 
-    rows = []
+    keys = list(keys)
+    rows, holding = [], []
     for claim in claims:
-        diff = _paired(ours, claim)
-        published = _paired(paper, claim)["gain"].mean() if paper is not None else np.nan
+        pairs = _paired(ours, claim, keys, "runs")
+        published = (_paired(paper, claim, [k for k in keys if k in paper.columns], "paper")["gain"].mean()
+                     if paper is not None else np.nan)
+        diff = pairs[np.isfinite(pairs["gain"])]
         row = dict(claim=claim.text, section=claim.section, kind=claim.kind, metric=claim.metric,
-                   paper_difference=published, our_difference=np.nan, our_sd=np.nan, runs=len(diff),
-                   datasets_holding="0/0", p_value=np.nan, verdict="not run")
+                   paper_difference=published, our_difference=np.nan, our_sd=np.nan, ci_low=np.nan,
+                   ci_high=np.nan, runs=len(diff), nan_runs=len(pairs) - len(diff), datasets_holding="0/0",
+                   p_value=np.nan, p_opposite=np.nan, mde=np.nan,
+                   verdict="not run" if pairs.empty else "no finite values")
         if len(diff):
-            per_set = diff.groupby("dataset")["gain"].agg(["mean", "std"])
-            holds, n = int((per_set["mean"] > claim.threshold).sum()), len(per_set)
-            p_value = (float(ttest_1samp(diff["gain"], claim.threshold, alternative="greater").pvalue)
-                       if len(diff) > 1 and diff["gain"].std() > 0 else np.nan)
-            if holds == n:
-                verdict = "supported" if p_value < level else "same direction, not significant"
-            else:
-                verdict = "mixed" if holds else "contradicted"
-            row.update(our_difference=diff["gain"].mean(), our_sd=per_set["std"].mean(),
-                       datasets_holding=f"{holds}/{n}", p_value=p_value, verdict=verdict)
+            gain = diff["gain"]
+            per_set = diff.groupby("dataset")["gain"].agg(["mean", "std"]) if "dataset" in diff.columns else \
+                pd.DataFrame({"mean": [gain.mean()], "std": [gain.std()]})
+            holds, n_sets = int((per_set["mean"] > claim.threshold).sum()), len(per_set)
+            p_claim = p_opposite = np.nan
+            ci = (np.nan, np.nan)
+            if len(gain) > 1 and gain.std() > 0:
+                test = ttest_1samp(gain, claim.threshold, alternative="greater")
+                p_claim = float(test.pvalue)
+                p_opposite = float(ttest_1samp(gain, claim.threshold, alternative="less").pvalue)
+                interval = ttest_1samp(gain, claim.threshold).confidence_interval(0.95)
+                ci = (float(interval.low), float(interval.high))
+            row.update(our_difference=gain.mean(), our_sd=per_set["std"].mean(), ci_low=ci[0], ci_high=ci[1],
+                       datasets_holding=f"{holds}/{n_sets}", p_value=p_claim, p_opposite=p_opposite,
+                       mde=minimum_detectable_effect(len(gain), float(gain.std()), level, power),
+                       verdict=_verdict(p_claim, p_opposite, holds, n_sets, level))
         rows.append(row)
-    return pd.DataFrame(rows)
+        holding.append((holds, n_sets) if len(diff) else None)
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return pd.DataFrame(columns=[*_COLUMNS])
+    out["p_holm"] = _holm(out["p_value"])
+    out["p_opposite_holm"] = _holm(out["p_opposite"])
+    out["verdict_holm"] = [verdict if holds is None else _verdict(p, q, *holds, level)
+                           for p, q, holds, verdict in zip(out["p_holm"], out["p_opposite_holm"], holding,
+                                                           out["verdict"])]
+    return out[list(_COLUMNS)]
+
+
+_COLUMNS = ("claim", "section", "kind", "metric", "paper_difference", "our_difference", "our_sd", "ci_low",
+            "ci_high", "runs", "nan_runs", "datasets_holding", "p_value", "p_opposite", "mde", "verdict",
+            "p_holm", "p_opposite_holm", "verdict_holm")
 
 
 def rank_methods(table: pd.DataFrame, metric: str, by: Iterable[str] = ("dataset",),
@@ -161,3 +262,19 @@ def beside_paper_grid(ours: pd.DataFrame, paper: pd.DataFrame, metric: str, rows
         grid = grid.reindex(index=None if row_order is None else list(row_order),
                             columns=None if column_order is None else list(column_order)).fillna("")
     return grid
+
+
+def claims_table(claims: pd.DataFrame) -> pd.DataFrame:
+    """The claims table a chapter shows, from :func:`check_claims`: one row per claim with
+    the paper's and our difference, our 95% confidence interval and seed sd (percentage
+    points), the data sets that agree, the p-value, the smallest detectable difference, and
+    the verdict before and after Holm's correction."""
+    points = {c: (100 * claims[c]).round(1) for c in ("paper_difference", "our_difference", "our_sd", "mde")}
+    ci = [f"{100 * lo:+.1f} to {100 * hi:+.1f}" if np.isfinite(lo) else "—"  # not run
+          for lo, hi in zip(claims["ci_low"], claims["ci_high"])]
+    shown = claims.assign(**points, p_value=claims["p_value"].round(4), ci=ci)
+    shown = shown.rename(columns={"paper_difference": "paper", "our_difference": "ours", "ci": "95% CI",
+                                  "our_sd": "sd", "p_value": "p", "datasets_holding": "sets agreeing",
+                                  "mde": "detectable", "verdict_holm": "after Holm"})
+    columns = ["claim", "paper", "ours", "95% CI", "sd", "sets agreeing", "p", "detectable", "verdict", "after Holm"]
+    return shown[columns].set_index("claim")

@@ -23,6 +23,7 @@ from sklearn.preprocessing import label_binarize
 def macro_pr_auc(y_true: np.ndarray, proba: np.ndarray) -> float:
     """Mean over classes of one-vs-rest average precision (area under the PR curve);
     classes absent from ``y_true`` are skipped."""
+    y_true, proba = _check_inputs(y_true, proba)
     n_classes = proba.shape[1]
     onehot = label_binarize(y_true, classes=np.arange(n_classes))
     if n_classes == 2:
@@ -35,6 +36,37 @@ def group_accuracy(y_true: np.ndarray, y_pred: np.ndarray, classes: list[int]) -
     """Accuracy over the test series whose true class is in ``classes`` (NaN if none)."""
     mask = np.isin(y_true, classes)
     return float((y_true[mask] == y_pred[mask]).mean()) if mask.any() else float("nan")
+
+
+def _check_inputs(y_true: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``ValueError`` unless ``y_true`` holds ``n >= 1`` integer labels in ``0..K-1`` and
+    ``proba`` is a finite ``(n, K)`` array: a label outside the columns would be scored
+    against the wrong class (labels [0, 3] with two columns gave a PR-AUC of 1.0)."""
+    y_true, proba = np.asarray(y_true), np.asarray(proba)
+    if y_true.ndim != 1:
+        raise ValueError(f"y_true must be a vector of labels, got shape {y_true.shape}")
+    if y_true.size == 0:
+        raise ValueError("y_true is empty: there is nothing to evaluate")
+    if proba.ndim != 2 or proba.shape[0] != y_true.shape[0] or proba.shape[1] < 1:
+        raise ValueError(f"proba must be shaped (n, K) with n={y_true.shape[0]}, got {proba.shape}")
+    if not np.issubdtype(proba.dtype, np.number):
+        raise ValueError(f"proba must hold numbers, got dtype {proba.dtype}")
+    bad_rows = ~np.isfinite(proba).all(axis=1)
+    if bad_rows.any():
+        raise ValueError(f"proba holds NaN or infinite values in {int(bad_rows.sum())} of {len(proba)} rows "
+                         "(a model with NaN weights?)")
+    if np.issubdtype(y_true.dtype, np.floating) and np.isfinite(y_true).all() and (y_true % 1 == 0).all():
+        y_true = y_true.astype(np.int64)  # 0.0/1.0 labels are fine; 0.5 or NaN are not
+    if not np.issubdtype(y_true.dtype, np.integer):
+        raise ValueError(f"y_true must hold integer labels 0..K-1, got dtype {y_true.dtype}"
+                         + (" with NaN" if np.issubdtype(y_true.dtype, np.floating) and np.isnan(y_true).any()
+                            else ""))
+    outside = (y_true < 0) | (y_true >= proba.shape[1])
+    if outside.any():
+        raise ValueError(f"y_true holds label(s) {sorted(set(y_true[outside].tolist()))[:5]} outside "
+                         f"0..{proba.shape[1] - 1}, the {proba.shape[1]} columns of proba; encode the labels "
+                         "as 0..K-1 (tsimb.data.encode_labels) with one column per class")
+    return y_true, proba
 
 
 def evaluate(
@@ -53,11 +85,11 @@ def evaluate(
     (imbalanced-learn's multi-class geometric mean of recalls), the recall of each class
     (``recall_<k>``) and, when the halves are given (see
     :func:`tsimb.data.class_halves`), the accuracy on the majority and minority halves.
+
+    Raises ``ValueError`` for empty input, labels outside ``0..K-1`` (or not integers)
+    and NaN or infinite probabilities.
     """
-    y_true = np.asarray(y_true)
-    proba = np.asarray(proba)
-    if proba.ndim != 2 or proba.shape[0] != y_true.shape[0]:
-        raise ValueError(f"proba must be shaped (n, K) with n={y_true.shape[0]}, got {proba.shape}")
+    y_true, proba = _check_inputs(y_true, proba)
     labels = np.arange(proba.shape[1])
     y_pred = proba.argmax(axis=1)
     out = {

@@ -177,7 +177,7 @@ def run_grid(configs: Iterable[Config], run: RunFn, *, chapter: str,
         if target is None:
             raise StoreError(f"{len(missing)} run(s) of {chapter} must be computed but there is nowhere to "
                              f"write them (write={write!r} and that store is None)")
-        target.check_writable()
+        target.check_writable(chapter)
         found.update(_compute(list(missing.values()), run, chapter, target, sources, recompute, executor,
                               show_progress(progress), desc, total=len(configs), done=len(configs) - len(missing)))
     rows = [row for config in configs for row in _rows(config, found[config_key(config)])]

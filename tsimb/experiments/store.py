@@ -15,7 +15,9 @@ chooses another folder); a local cache with the same layout lives in ``$TSIMB_CA
 (default ``~/.cache/tsimb/runs``). A run is appended as one line, under a lock, flushed
 and synced to disk, so an interrupted grid loses at most the run in progress; a line cut
 short by a kill is skipped with a warning naming the file and line, and never read as a
-result.
+result. Reading applies the writer's checks (:func:`check_record`), so a hand-merged line
+with a NaN, text or missing metric is skipped the same way; an append that fails midway
+(a full disk) is cut back, leaving the file as it was.
 """
 
 from __future__ import annotations
@@ -30,19 +32,79 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping
 
+import numpy as np
+
 Config = Mapping[str, object]
 STORE_ENV = "TSIMB_STORE"
 CACHE_ENV = "TSIMB_CACHE"
 
 
 def config_key(config: Config) -> str:
-    """A stable hash of a configuration (key order does not matter)."""
+    """A stable hash of a configuration (key order does not matter; numpy scalars hash as
+    the Python numbers they hold, so ``np.int64(1)`` and ``1`` are one configuration)."""
     return hashlib.sha256(canonical(config).encode()).hexdigest()[:24]
 
 
 def canonical(config: Config) -> str:
     """The configuration as sorted JSON, the form that is hashed and compared."""
-    return json.dumps(config, sort_keys=True, default=str)
+    return json.dumps(config, sort_keys=True, default=_plain)
+
+
+def _plain(value: object) -> object:
+    """JSON form of what ``json`` cannot write itself: numpy scalars and arrays as the
+    Python numbers and lists they hold (not their text, ``"1"``), anything else as text."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def check_chapter_name(chapter: object) -> str:
+    """``chapter`` if it can name a store file (``<folder>/<chapter>.jsonl``), else
+    ``ValueError``: a name with ``/``, ``\\`` or ``..`` would write outside the store."""
+    if not isinstance(chapter, str) or not chapter.strip():
+        raise ValueError(f"chapter name must be a non-empty string, got {chapter!r}")
+    if any(bad in chapter for bad in ("/", "\\", "..", "\0")) or chapter.startswith("."):
+        raise ValueError(f"chapter name {chapter!r} contains '/', '\\', '..' or starts with '.'; it names "
+                         "a file in the store folder, e.g. 'baselines'")
+    return chapter
+
+
+def check_record(record: object) -> None:
+    """``ValueError`` unless ``record`` is a run the store can hold: a JSON object whose
+    ``key`` is the hash of its ``config`` (an object), with ``metrics`` an object of finite
+    numbers, non-empty unless the run was skipped (``skipped`` gives the reason), and a
+    ``trace`` (if any) of finite numbers. The writer and the reader both apply it."""
+    if not isinstance(record, dict):
+        raise ValueError(f"it is a JSON {type(record).__name__}, not an object")
+    for field in ("key", "config", "metrics"):
+        if field not in record:
+            raise ValueError(f"it has no {field!r}")
+    if not isinstance(record["config"], dict):
+        raise ValueError("its config is not an object")
+    if record["key"] != config_key(record["config"]):
+        raise ValueError("its key is not the hash of its config")
+    metrics = record["metrics"]
+    if not isinstance(metrics, dict):
+        raise ValueError(f"its metrics are a {type(metrics).__name__}, not an object")
+    bad = [k for k, v in metrics.items() if not _finite_number(v)]
+    if bad:
+        raise ValueError(f"metric(s) {bad} are not finite numbers")
+    if not metrics and not isinstance(record.get("skipped"), str):
+        raise ValueError("it has no metrics and is not a skipped run")
+    trace = record.get("trace", [])
+    if not isinstance(trace, list) or not all(_finite_number(v) for v in trace):
+        raise ValueError("its trace is not a list of finite numbers")
+
+
+def _finite_number(value: object) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+            and math.isfinite(value))
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"it holds {name}, which JSON does not allow")
 
 
 def default_store_dir() -> Path | None:
@@ -80,11 +142,14 @@ class RunStore:
         return f"RunStore({str(self.folder)!r})"
 
     def path(self, chapter: str) -> Path:
-        return self.folder / f"{chapter}.jsonl"
+        """The file of ``chapter``; ``ValueError`` for a name that is not a plain file name."""
+        return self.folder / f"{check_chapter_name(chapter)}.jsonl"
 
     def records(self, chapter: str) -> dict[str, dict]:
         """Every readable run of ``chapter`` by key (a later line with the same key wins).
-        Unreadable lines are skipped with a warning that names the file and line."""
+        A line the writer would refuse (cut short, not JSON, NaN or text metrics, no
+        metrics, a key that is not its config's hash: :func:`check_record`) is skipped with
+        a warning that names the file and line, and never served."""
         path = self.path(chapter)
         if not path.is_file():
             return {}
@@ -98,13 +163,10 @@ class RunStore:
                 if not line.strip():
                     continue
                 try:
-                    record = json.loads(line)
+                    record = json.loads(line, parse_constant=_refuse_constant)
+                    check_record(record)
                     key = record["key"]
-                    if key != config_key(record["config"]):
-                        raise ValueError("its key is not the hash of its config")
-                    if not isinstance(record.get("metrics"), dict):
-                        raise ValueError("it has no metrics")
-                except (ValueError, KeyError, TypeError) as error:
+                except (ValueError, KeyError, TypeError, RecursionError) as error:
                     warnings.warn(f"{path}:{lineno}: skipped an unreadable run ({error}); "
                                   "it will be recomputed if a grid needs it", stacklevel=2)
                     continue
@@ -124,15 +186,22 @@ class RunStore:
             return None
         return record
 
-    def check_writable(self) -> None:
-        """Raise :class:`StoreError` now, before any run is computed, if runs cannot be written here."""
+    def check_writable(self, chapter: str | None = None) -> None:
+        """Raise :class:`StoreError` now, before any run is computed, if runs cannot be
+        written here: the folder, and ``chapter``'s file where it exists (a read-only
+        ``<chapter>.jsonl`` in a writable folder)."""
         try:
+            path = None if chapter is None else self.path(chapter)
             self.folder.mkdir(parents=True, exist_ok=True)
             probe = self.folder / f".write-test-{os.getpid()}"
             probe.write_text("")
             probe.unlink()
+            if path is not None and path.exists():
+                with open(path, "ab"):  # opening for append writes nothing
+                    pass
         except OSError as error:
-            raise StoreError(f"cannot write runs to {self.folder} ({error.strerror or error}); choose "
+            where = error.filename or self.folder
+            raise StoreError(f"cannot write runs to {where} ({error.strerror or error}); choose "
                              f"another folder with ${CACHE_ENV} / ${STORE_ENV} or --store") from None
 
     @contextmanager
@@ -153,20 +222,54 @@ class RunStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def append(self, chapter: str, record: dict) -> None:
-        """Append one run as one line, under the chapter's lock, synced to disk."""
-        bad = [k for k, v in record["metrics"].items() if not isinstance(v, (int, float)) or not math.isfinite(v)]
-        if bad:
-            raise StoreError(f"run {record['key']}: metric(s) {bad} are not finite numbers; not stored")
-        line = json.dumps(record, sort_keys=True, default=str, allow_nan=False)
+        """Append one run as one line, under the chapter's lock, synced to disk.
+
+        Raises :class:`StoreError` for a record :func:`check_record` refuses, and when the
+        write fails (a full disk, a read-only file): the partial line is then cut off, so
+        the file holds exactly the runs it held before, and the message says so."""
         path = self.path(chapter)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with self.lock(chapter):
-            with open(path, "ab") as f:
-                if f.tell() > 0:  # a kill may have cut the last line short: start a fresh one
-                    with open(path, "rb") as r:
-                        r.seek(-1, os.SEEK_END)
-                        if r.read(1) != b"\n":
-                            f.write(b"\n")
-                f.write(line.encode() + b"\n")
-                f.flush()
-                os.fsync(f.fileno())
+        try:
+            line = json.dumps(record, sort_keys=True, default=_plain, allow_nan=False).encode() + b"\n"
+            check_record(json.loads(line))  # what a reader will see: numpy scalars are plain numbers
+        except (ValueError, TypeError) as error:
+            raise StoreError(f"run {record.get('key')} of {chapter}: {error}; not stored") from None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            # unbuffered, so that a failed write leaves nothing pending that closing would flush
+            with self.lock(chapter), open(path, "ab", buffering=0) as f:
+                start = f.tell()
+                try:
+                    if start > 0:  # a kill may have cut the last line short: start a fresh one
+                        with open(path, "rb") as r:
+                            r.seek(-1, os.SEEK_END)
+                            if r.read(1) != b"\n":
+                                line = b"\n" + line
+                    rest = memoryview(line)
+                    while rest:  # a write may be short (a nearly full disk): write the rest
+                        rest = rest[f.write(rest):]
+                    os.fsync(f.fileno())
+                except OSError:
+                    _cut_back(f.fileno(), start)
+                    raise
+        except OSError as error:
+            raise StoreError(
+                f"could not append run {record['key']} to {path} ({error.strerror or error}): the file was "
+                f"cut back to its previous {_size(path)} bytes, so every run stored before is kept and only "
+                "this run is lost; free space (or make the file writable) and run again: the grid resumes "
+                "from the stored runs") from None
+
+
+def _cut_back(fd: int, size: int) -> None:
+    """Truncate the open file ``fd`` to ``size`` bytes (what it held before a failed append)."""
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError:  # the file is unwritable: nothing was appended to cut
+        pass
+
+
+def _size(path: Path) -> int | str:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return "?"

@@ -117,6 +117,10 @@ class DeferredReweighting:
         if start_epoch < 0:
             raise ValueError("start_epoch must be >= 0")
         self.weights = np.asarray(weights, dtype=np.float64)
+        if self.weights.ndim != 1 or not np.isfinite(self.weights).all() or (self.weights < 0).any():
+            raise ValueError(f"DRW weights must be a vector of finite, non-negative class weights, got {weights!r}")
+        if not (self.weights > 0).any():  # caught here, not at start_epoch, deep into training
+            raise ValueError("DRW weights are zero for every class: after start_epoch nothing would be learnt")
         self.start_epoch = start_epoch
 
     def __call__(self, epoch: int) -> np.ndarray | None:

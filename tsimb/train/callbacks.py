@@ -68,16 +68,17 @@ class Callback:
 
 
 def check_weights(name: str, weights: np.ndarray | None, size: int | None = None) -> None:
-    """``ValueError`` unless ``weights`` are finite, non-negative and cover ``size`` classes."""
+    """``ValueError`` unless ``weights`` are finite, non-negative, not all zero and cover
+    ``size`` classes."""
     if weights is None:
         return
     if size is not None and len(weights) < size:
         raise ValueError(f"{name} has {len(weights)} entries for {size} classes")
     if not np.isfinite(weights).all() or (np.asarray(weights) < 0).any():
         raise ValueError(f"{name} must be finite and non-negative, got {np.asarray(weights)}")
-    if not (np.asarray(weights) > 0).any():
-        raise ValueError(f"{name} are all zero, so training would learn nothing; give some series or "
-                         "classes a positive weight")
+    if len(weights) and not (np.asarray(weights) > 0).any():  # every loss term would be 0: nothing trains
+        raise ValueError(f"{name} is zero everywhere, so the loss is 0 and nothing would be learnt; "
+                         "give at least one class or series a positive weight")
 
 
 class ClassWeights(Callback):
