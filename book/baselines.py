@@ -50,6 +50,7 @@ from tsimb.evaluation import rank_methods
 from tsimb.experiments import baselines as experiment
 from tsimb.experiments import format_summary, provenance_line, resolve_profile, running_note, summarise
 from tsimb.plots import plot_metric_vs, plot_per_class_metric, set_style
+from tsimb.tables import for_reader
 from tsimb.train import METHODS, RECIPES, train_baseline
 
 PROFILE = resolve_profile()
@@ -155,7 +156,7 @@ epochs of Adam at {SETTINGS.budget.lr:g}, batches of {SETTINGS.budget.batch_size
 # `tsimb.train.train_baseline(method, model, train, budget, seed)`:
 
 # %% tags=["remove-input"]
-pd.DataFrame({"what it does": {m: RECIPES.summary(m) for m in RECIPES}}).rename_axis("method")
+for_reader(pd.DataFrame({"what it does": {m: RECIPES.summary(m) for m in RECIPES}}).rename_axis("method"))
 
 # %% [markdown]
 # ### Metrics
@@ -174,8 +175,7 @@ pd.DataFrame({"what it does": {m: RECIPES.summary(m) for m in RECIPES}}).rename_
 # Before the grid, one ResNet on JapaneseVowels (nine speakers, twelve channels) under
 # step imbalance with ratio 10 (the cell prints the training counts it leaves).
 
-# %% tags=["nbval-ignore-output"]
-# nbval-ignore-output: trains two networks in the notebook (last-digit drift between kernels, see README)
+# %% tags=["nbval-ignore-output"] nbval_ignore_reason="trains two networks in the notebook (last-digit drift between kernels, see README)"
 train, test = tsimb.load_train_test("JapaneseVowels")
 imbalanced = tsimb.Imbalance("step", 10).apply(train, seed=0)
 majority, minority = tsimb.class_halves(imbalanced.class_counts())
@@ -186,7 +186,7 @@ for method in ["none", "ldam-drw"]:
     model, history = train_baseline(method, "resnet", imbalanced, SETTINGS.budget, seed=0, device=DEVICE)
     scores = tsimb.evaluate(test.y, tsimb.predict_proba(model, test.X), majority, minority)
     rows[method] = {k: scores[k] for k in ["accuracy", "balanced_accuracy", "macro_f1", "minority_accuracy"]}
-pd.DataFrame(rows).T.round(3)
+for_reader(pd.DataFrame(rows).T.round(3).rename_axis("method"))
 
 # %% [markdown]
 # ### The grid
@@ -206,14 +206,17 @@ summary = summarise(results, ["dataset", "protocol", "model", "method"], HEADLIN
 print(provenance_line("baselines", PROFILE))
 
 # %% [markdown]
-# Balanced accuracy per data set and protocol, mean ± standard deviation over seeds, in
-# percent; one table per model.
+# Balanced accuracy per data set and imbalance protocol, mean ± standard deviation over
+# seeds, in percent; one table per model. A dash marks a setting not run (exponential
+# imbalance on a two-class set); the balanced-training reference is in the table "What
+# imbalance costs" below.
 
 # %% tags=["remove-input"]
 for model in SETTINGS.models:
-    rows = summary[(summary["model"] == model) & (summary["metric"] == "balanced_accuracy")]
+    rows = summary[(summary["model"] == model) & (summary["metric"] == "balanced_accuracy")
+                   & (summary["protocol"] != "balanced")]
     wide = format_summary(rows, index=["method"], columns=["dataset", "protocol"], digits=1, scale=100)
-    display(Markdown(f"**{model.upper()}**"), wide.sort_index(axis=1).reindex(list(METHODS)).fillna(""))
+    display(Markdown(f"**{model.upper()}**"), for_reader(wide.sort_index(axis=1).reindex(list(METHODS))))
 
 # %% [markdown]
 # ### Which corrections help, on average
@@ -236,7 +239,7 @@ gain = (paired.assign(gain=100 * (paired["value"] - paired["reference"]))
 ranking = ranking.merge(gain.reset_index(), on=["model", "method"]).rename(
     columns={"mean": "gain vs none (points)", "std": "sd of gain"})
 ranking["mean_rank"] = ranking["mean_rank"].round(2)
-ranking.set_index(["model", "method"])[["mean_rank", "gain vs none (points)", "sd of gain"]]
+for_reader(ranking.set_index(["model", "method"])[["mean_rank", "gain vs none (points)", "sd of gain"]])
 
 # %% [markdown]
 # What imbalance costs: the uncorrected model under each protocol against the balanced
@@ -244,7 +247,8 @@ ranking.set_index(["model", "method"])[["mean_rank", "gain vs none (points)", "s
 
 # %% tags=["remove-input"]
 cost = summary[(summary["method"] == "none") & (summary["metric"] == "balanced_accuracy")]
-cost.pivot_table(index=["dataset", "model"], columns="protocol", values="mean").mul(100).round(1)
+for_reader(cost.pivot_table(index=["dataset", "model"], columns="protocol", values="mean").mul(100).round(1)
+           [["balanced", *(i.label for i in SETTINGS.imbalances)]])
 
 # %% [markdown]
 # ### Per-class recall
@@ -293,7 +297,7 @@ glue("sweep-setting", f"{SETTINGS.sweep_dataset}, {SETTINGS.sweep_model}", displ
 
 # %% tags=["remove-input"]
 sweep_summary = summarise(sweep, ["ratio", "method"], ["balanced_accuracy"])
-sweep_summary.pivot_table(index="method", columns="ratio", values="mean").mul(100).round(1)
+for_reader(sweep_summary.pivot_table(index="method", columns="ratio", values="mean").mul(100).round(1))
 
 # %% [markdown]
 # ### LDAM-DRW: our schedule against the reference code's
@@ -308,7 +312,7 @@ sweep_summary.pivot_table(index="method", columns="ratio", values="mean").mul(10
 # %% tags=["remove-input"]
 schedules = experiment.run_ldam_schedule(PROFILE, progress=True)
 schedule_summary = summarise(schedules, ["method"], HEADLINE)
-format_summary(schedule_summary, ["method"], digits=1, scale=100)[HEADLINE]
+for_reader(format_summary(schedule_summary, ["method"], digits=1, scale=100)[HEADLINE])
 
 # %% [markdown]
 # ## Beside the paper
@@ -377,9 +381,12 @@ glue("ldam-sgd", 100 * float(schedule_summary.query("method == 'ldam-drw-sgd' an
 # ```
 #
 # 2. LDAM's margins grow as $n_c^{-1/4}$. Train the hand-run's `ldam-drw` with a larger
-#    largest margin: `train_baseline("ldam-drw", "resnet", imbalanced, SETTINGS.budget,
-#    seed=0, params=tsimb.train.BaselineParams(ldam_max_margin=1.0))`. Does the minority
-#    half gain?
+#    largest margin, then score it as the hand-run does. Does the minority half gain?
+#
+#    ```python
+#    model, history = train_baseline("ldam-drw", "resnet", imbalanced, SETTINGS.budget, seed=0,
+#                                    params=tsimb.train.BaselineParams(ldam_max_margin=1.0))
+#    ```
 #
 # ```{admonition} Solution
 # :class: dropdown

@@ -70,6 +70,7 @@ from tsimb.experiments import ib_gan as experiment
 from tsimb.experiments import format_summary, provenance_line, resolve_profile, running_note, summarise
 from tsimb.generative import admissible_bound, train_ibgan
 from tsimb.plots import legible, plot_generated_projection, plot_generated_series, plot_metric_vs, set_style
+from tsimb.tables import for_reader
 
 PROFILE = resolve_profile()
 DEVICE = tsimb.get_device()
@@ -104,8 +105,10 @@ CPU-minutes. Device here: {DEVICE.type}.""")
 # distributions $p'_y$, and mix the two losses with $0 < \alpha < 1$ (eq. 2.3):
 #
 # $$
-# L^\alpha_{\text{class}}(C) = \alpha \sum_{y} \mathbb{E}\big[\mathbb{1}\{Y = y\} \log c_y(X)\big]
-#   + (1 - \alpha) \sum_{y} \mathbb{E}\big[\mathbb{1}\{Y' = y\} \log c_y(X')\big]. \tag{2.3}
+# \begin{aligned}
+# L^\alpha_{\text{class}}(C) = {}& \alpha \sum_{y} \mathbb{E}\big[\mathbb{1}\{Y = y\} \log c_y(X)\big] \\
+#   &+ (1 - \alpha) \sum_{y} \mathbb{E}\big[\mathbb{1}\{Y' = y\} \log c_y(X')\big].
+# \end{aligned} \tag{2.3}
 # $$
 #
 # If the synthetic prior fills the gap to a uniform one,
@@ -147,13 +150,18 @@ print(f"class counts {train0.class_counts().tolist()}: alpha must be below "
 # $$
 #
 # $$
-# L_{\text{GAN}}(D, G) = \sum_{y} w_y^{-1} \mathbb{E}\big[\mathbb{1}\{Y = y\} \log D(X)\big]
-#   + \sum_y (w'_y)^{-1} \mathbb{E}\big[\mathbb{1}\{Y' = y\} \log\big(1 - D(G(X_{\text{mask}}))\big)\big], \tag{2.5}
+# \begin{aligned}
+# L_{\text{GAN}}(D, G) = {}& \sum_{y} w_y^{-1} \mathbb{E}\big[\mathbb{1}\{Y = y\} \log D(X)\big] \\
+#   &+ \sum_y (w'_y)^{-1} \mathbb{E}\big[\mathbb{1}\{Y' = y\} \log\big(1 - D(G(X_{\text{mask}}))\big)\big],
+# \end{aligned} \tag{2.5}
 # $$
 #
 # $$
-# L^\alpha_{\text{class}}(C, D, G) = \alpha \sum_{y} \mathbb{E}\big[\mathbb{1}\{Y = y\} \log c_y(X)\big]
-#   + (1 - \alpha) \sum_{y} \mathbb{E}\Big[\tfrac{d_y}{1 - d_y}\, \mathbb{1}\{Y' = y\} \log c_y\big(G(X_{\text{mask}})\big)\Big]. \tag{2.6}
+# \begin{aligned}
+# L^\alpha_{\text{class}}(C, D, G) = {}& \alpha \sum_{y} \mathbb{E}\big[\mathbb{1}\{Y = y\} \log c_y(X)\big] \\
+#   &+ (1 - \alpha) \sum_{y} \mathbb{E}\Big[\tfrac{d_y}{1 - d_y}\, \mathbb{1}\{Y' = y\}
+#     \log c_y\big(G(X_{\text{mask}})\big)\Big].
+# \end{aligned} \tag{2.6}
 # $$
 #
 # **Between a GAN and a bootstrap.** At `pmiss` $= 1$ every entry is noise and $G$
@@ -220,8 +228,7 @@ print(f"class counts {train0.class_counts().tolist()}: alpha must be below "
 # One IB-GAN by hand: RacketSports under the paper's protocol (seed 0), the paper's
 # budget, and its loss curves ({numref}`fig-ibgan-losses`).
 
-# %% tags=["remove-cell", "nbval-ignore-output"]
-# nbval-ignore-output: trains a network in the notebook (last-digit drift between kernels, see README)
+# %% tags=["remove-cell", "nbval-ignore-output"] nbval_ignore_reason="trains a network in the notebook (last-digit drift between kernels, see README)"
 demo_train, demo_test = experiment.imbalanced_split("RacketSports", seed=0)
 tsimb.seed_everything(0)
 demo_classifier = tsimb.build_model("cnn", demo_train.n_channels, demo_train.n_classes, demo_train.length)
@@ -270,14 +277,14 @@ sizes = pd.DataFrame(rows).set_index("dataset")
 for split in ("train", "test"):
     glue(f"epilepsy-{split}", int(sizes.loc["Epilepsy", split]), display=False)
 glue("epilepsy-total", int(sizes.loc["Epilepsy", ["train", "test"]].sum()), display=False)
-sizes
+for_reader(sizes, max_columns=7)
 
 # %% [markdown]
 # The thinned classes per seed (labels, `tsimb.data.dropped_classes`):
 
 # %% tags=["remove-input"]
-pd.DataFrame({name: {f"seed {s}": ", ".join(map(str, dropped_classes(load_train_test(name)[0].n_classes, s)))
-                     for s in SETTINGS.seeds} for name in SETTINGS.datasets}).T
+for_reader(pd.DataFrame({name: {f"seed {s}": ", ".join(map(str, dropped_classes(load_train_test(name)[0].n_classes, s)))
+                                for s in SETTINGS.seeds} for name in SETTINGS.datasets}).T.rename_axis("dataset"))
 
 # %% [markdown]
 # ### The grid
@@ -299,18 +306,18 @@ PAPER_CLASSIFIER = {name: "cnn" if name in experiment.TABLE_1 else "vgg" for nam
 published_here = published[[PAPER_CLASSIFIER[d] == c for d, c in zip(published["dataset"], published["classifier"])]]
 
 
-def beside(ours: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Method x data set: ours as mean ± sd over seeds, the paper's value in brackets (%)."""
-    grid = beside_paper_grid(ours, published_here, metric)
-    return grid.reindex(index=list(SETTINGS.methods), columns=list(SETTINGS.datasets)).fillna("")
+def beside(ours: pd.DataFrame, metric: str):
+    """Method x data set, %: ours as mean ± sd over seeds, and the paper's value in a row below."""
+    return for_reader(beside_paper_grid(ours, published_here, metric, order=(SETTINGS.methods, SETTINGS.datasets)))
 
 
 # %% [markdown]
 # ## Beside the paper
 #
-# Balanced accuracy, %, ours as mean ± sd over seeds and the paper's published value in
-# brackets (Table 1's CNN column for Epilepsy, Table 4 for the others; Table 4 has no
-# AC-GAN or BAGAN rows):
+# Balanced accuracy, %. For each method, the row "ours" is our mean ± sd over seeds and
+# the row "paper" the value as published in {cite}`ibgan` (Table 1's CNN column for
+# Epilepsy, Table 4 for the others; Table 4 has no AC-GAN or BAGAN rows, and a dash marks
+# a value the paper does not give):
 
 # %% tags=["remove-input"]
 beside(paper_grid, "balanced_accuracy")
@@ -334,7 +341,7 @@ glue("n-constant", len(constant), display=False)
 glue("n-paper-runs", len(paper_grid[["dataset", "method", "seed"]].drop_duplicates()), display=False)
 glue("constant-where", ", ".join(f"{d} ({n})" for d, n in constant.groupby("dataset").size().items()) or "none",
      display=False)
-flags if len(flags) else pd.DataFrame({"flagged runs": ["none"]})
+for_reader(flags, index=["dataset", "method", "seed"]) if len(flags) else for_reader(pd.DataFrame({"flagged runs": ["none"]}))
 
 # %% [markdown]
 # {glue:text}`n-flagged` of the {glue:text}`n-paper-runs` runs are flagged,
@@ -370,7 +377,7 @@ glue("fig-pmiss", ax.figure, display=False)
 
 # %% tags=["remove-input"]
 pmiss_means = summarise(pmiss_grid, ["dataset", "pmiss"], ["balanced_accuracy"])
-(pmiss_means.pivot_table(index="dataset", columns="pmiss", values="mean") * 100).round(1)
+for_reader((pmiss_means.pivot_table(index="dataset", columns="pmiss", values="mean") * 100).round(1))
 
 # %% [markdown]
 # ### Which claims hold in our runs
@@ -385,9 +392,9 @@ pmiss_as_methods = pmiss_grid.assign(method=[f"ibgan-{p:g}" for p in pmiss_grid[
 claims = check_claims(pd.concat([paper_grid, pmiss_as_methods]), experiment.CLAIMS, published_here)
 shown = claims.assign(**{c: (100 * claims[c]).round(1) for c in ("paper_difference", "our_difference", "our_sd")},
                       p_value=claims["p_value"].round(4))
-shown.rename(columns={"paper_difference": "paper", "our_difference": "ours", "our_sd": "sd", "p_value": "p",
-                      "datasets_holding": "sets"})[["claim", "paper", "ours", "sd", "sets", "p",
-                                                    "verdict"]].set_index("claim")
+for_reader(shown.rename(columns={"paper_difference": "paper", "our_difference": "ours", "our_sd": "sd",
+                                 "p_value": "p", "datasets_holding": "sets"})
+           [["claim", "paper", "ours", "sd", "sets", "p", "verdict"]].set_index("claim"))
 
 # %% [markdown]
 # ### With a properly trained classifier
@@ -406,7 +413,9 @@ both_budgets = pd.concat([
     trained_grid])
 stats = summarise(both_budgets, ["dataset", "classifier", "method"], ["balanced_accuracy"])
 budget_table = format_summary(stats, ["dataset", "method"], "classifier", digits=1, scale=100)
-budget_table.reindex(pd.MultiIndex.from_product([SETTINGS.datasets, SETTINGS.trained_methods]))
+for_reader(budget_table.reindex(pd.MultiIndex.from_product([SETTINGS.datasets, SETTINGS.trained_methods],
+                                                            names=["dataset", "method"])),
+           labels={"paper": "paper's budget", "trained": "trained FCN"})
 
 # %% tags=["remove-cell"]
 trained_flags = flag_runs(trained_grid, "balanced_accuracy", ["dataset", "method"])
@@ -419,9 +428,9 @@ glue("n-trained-flags", len(trained_flags), display=False)
 # ({glue:text}`n-trained-flags` runs flagged as broken there):
 
 # %% tags=["remove-input"]
-trained_claims.assign(ours=(100 * trained_claims["our_difference"]).round(1),
-                      sd=(100 * trained_claims["our_sd"]).round(1))[
-    ["claim", "ours", "sd", "datasets_holding", "verdict"]].set_index("claim")
+for_reader(trained_claims.assign(ours=(100 * trained_claims["our_difference"]).round(1),
+                                 sd=(100 * trained_claims["our_sd"]).round(1))[
+    ["claim", "ours", "sd", "datasets_holding", "verdict"]].set_index("claim"))
 
 # %% [markdown]
 # ### What the GANs generate
@@ -445,7 +454,7 @@ quality_table.columns = ["discriminative (0 best)", "TSTR recall", "diversity (1
 discriminative = quality[quality["metric"] == "discriminative_score"].set_index("method")["mean"]
 glue("n-told-apart", int((discriminative >= 0.45).sum()), display=False)
 glue("n-generators", len(discriminative), display=False)
-quality_table
+for_reader(quality_table)
 
 # %% [markdown]
 # The random forest tells the real series from the generated ones almost always (score
@@ -458,8 +467,7 @@ quality_table
 # generated series of the minority classes on the real series' first two principal
 # components ({numref}`fig-ibgan-projection`).
 
-# %% tags=["remove-cell", "nbval-ignore-output"]
-# nbval-ignore-output: trains four GANs in the notebook (last-digit drift between kernels, see README)
+# %% tags=["remove-cell", "nbval-ignore-output"] nbval_ignore_reason="trains four GANs in the notebook (last-digit drift between kernels, see README)"
 # IB-GAN trains its generator beside a classifier: the small CNN here keeps this page quick
 # (the quality table's runs use the FCN); the other GANs train exactly as in the table
 quality_configs = {c["method"] if c["method"] != "ibgan" else f"ibgan (pmiss {c['pmiss']:g})":

@@ -75,6 +75,7 @@ from tsimb.plots import (
     set_style,
 )
 from tsimb.robustness import FAWAZ_BIM, FAWAZ_FGSM
+from tsimb.tables import for_reader
 from tsimb.train import extract_features
 
 PROFILE = resolve_profile()
@@ -162,7 +163,11 @@ in this page take a few CPU-minutes. Device here: {DEVICE.type}.""")
 # $(Z_1, Z_2, Z_3)$ in sorted order, and redistributed (eq. 14):
 #
 # $$
-# Z_{1p} = Z_1 + \frac{Z_2}{4}, \qquad Z_{2p} = Z_2 - \frac{Z_2}{2}, \qquad Z_{3p} = Z_3 + \frac{Z_2}{4}. \tag{14}
+# \begin{aligned}
+# Z_{1p} &= Z_1 + \frac{Z_2}{4}, \\
+# Z_{2p} &= Z_2 - \frac{Z_2}{2}, \\
+# Z_{3p} &= Z_3 + \frac{Z_2}{4}.
+# \end{aligned} \tag{14}
 # $$
 #
 # The paper prints $Z_{2p} = Z_2 + Z_2/2$. We use the minus sign: the text says the
@@ -187,7 +192,10 @@ in this page take a few CPU-minutes. Device here: {DEVICE.type}.""")
 # from it,
 #
 # $$
-# L_{FS} = \max\!\Big(0,\; \|g(z_c) - g(z_p)\|_2^2 + \alpha - \|g(z_c) - g(z_{c'})\|_2^2\Big). \tag{15}
+# \begin{aligned}
+# L_{FS} = \max\!\Big(0,\; & \|g(z_c) - g(z_p)\|_2^2 + \alpha \\
+#   & - \|g(z_c) - g(z_{c'})\|_2^2\Big).
+# \end{aligned} \tag{15}
 # $$
 #
 # The paper gives neither the margin $\alpha$ nor the weight of $L_{FS}$ against the cross
@@ -230,7 +238,7 @@ data_table = pd.DataFrame([
 ]).set_index("dataset")
 glue("n-train", len(splits[SETTINGS.datasets[0]][0]), display=False)
 glue("batch", BUDGET.batch_size_for(len(splits[SETTINGS.datasets[0]][0])), display=False)
-data_table.round(3)
+for_reader(data_table.drop(columns="in_paper").round(3))
 
 # %% [markdown]
 # ### What the ODENet learns
@@ -250,7 +258,7 @@ agreement = pd.DataFrame({
     f"this profile (lr {ode_budget.lr:g})": {n: derivative_agreement(odenets[n], splits[n][0].X) for n in names},
     "paper's lr 3e-4, same epochs": {n: derivative_agreement(at_paper_lr[n], splits[n][0].X) for n in names},
 })
-agreement.round(3)
+for_reader(agreement.round(3).rename_axis("dataset"))
 
 # %% tags=["remove-cell"]
 name = SETTINGS.datasets[0]
@@ -277,8 +285,7 @@ glue("dataset", name, display=False)
 # the effect: sines with one phase and random amplitudes (a true $f(z, t)$ exists), and
 # sines with random phases (none does).
 
-# %% tags=["hide-input", "nbval-ignore-output"]
-# nbval-ignore-output: fits two ODENets in the notebook (last-digit drift between kernels, see README)
+# %% tags=["hide-input", "nbval-ignore-output"] nbval_ignore_reason="fits two ODENets in the notebook (last-digit drift between kernels, see README)"
 t = np.arange(30)
 rng = np.random.default_rng(0)
 synthetic = {
@@ -290,7 +297,8 @@ for label, series in synthetic.items():
     X_syn = series[:, None, :].astype(np.float32)
     net, _ = fit_odenet(X_syn, epochs=150, batch_size=16, lr=1e-2, seed=0)
     synthetic_agreement[label] = derivative_agreement(net, X_syn)
-pd.Series(synthetic_agreement, name="corr(fitted dz/dt, finite difference)").round(3).to_frame()
+for_reader(pd.Series(synthetic_agreement, name="corr(fitted dz/dt, finite difference)").round(3)
+           .rename_axis("synthetic set"))
 
 # %% [markdown]
 # The sines with one phase are fitted almost perfectly; with random phases the fitted
@@ -328,11 +336,11 @@ glue("share-below-0.1", 100 * float((step < 0.1).mean()), display=False)
 # bounds:
 
 # %% tags=["remove-input"]
-pd.DataFrame({
+for_reader(pd.DataFrame({
     aug: {"mean |z_aug - z|": np.abs(v - train.X).mean(), "max |z_aug - z|": np.abs(v - train.X).max(),
-          "points moved by > β/2": (np.abs(v - train.X) > PAPER_BETA / 2).mean()}
+          "share of points moved by > β/2": (np.abs(v - train.X) > PAPER_BETA / 2).mean()}
     for aug, v in augmented.items()
-}).T.round(3)
+}).T.round(3).rename_axis("augmentation"))
 
 # %% [markdown]
 # In-Clamp-Grad, Out-Sign-Grad and Rand-Grad move each point by the same amount,
@@ -368,12 +376,14 @@ print(provenance_line("ode-augmentation", PROFILE))
 # %% [markdown]
 # ## Beside the paper
 #
-# Our accuracy (mean ± sd over seeds, %) beside the paper's published value, per method,
-# on {glue:text}`dataset` ({numref}`fig-ode-beside-paper` shows the seeds):
+# Accuracy per method on {glue:text}`dataset`, in percent: for each attack, the column
+# "ours" is our mean ± sd over seeds and the column "paper" the value as published in
+# {cite}`sarkar2023ode` (Tables I to III; a dash where it has none).
+# {numref}`fig-ode-beside-paper` shows the seeds.
 
 # %% tags=["remove-input"]
 ours_vs_paper = beside_paper(table[table["dataset"] == name], paper[paper["dataset"] == name], ["method"], METRICS)
-ours_vs_paper.reindex(list(SETTINGS.methods))
+for_reader(ours_vs_paper.reindex(list(SETTINGS.methods)))
 
 # %% tags=["remove-cell"]
 grid = plot_beside_paper(table[table["dataset"] == name], paper[paper["dataset"] == name], SETTINGS.methods,
@@ -395,7 +405,8 @@ glue("n-seeds", len(SETTINGS.seeds), display=False)
 
 # %% tags=["remove-input", "hide-output"]
 published = paper.assign(value=100 * paper["value"], metric=paper["metric"].str.replace("_accuracy", ""))
-published.pivot_table(index=["dataset", "table", "method"], columns="metric", values="value")[["clean", "fgsm", "bim"]]
+for_reader(published.pivot_table(index=["dataset", "table", "method"], columns="metric", values="value")
+           [["clean", "fgsm", "bim"]].rename(columns={"clean": "clean", "fgsm": "FGSM", "bim": "BIM"}))
 
 # %% [markdown]
 # **Runs that look broken.** A run whose network predicts one class for every test series,
@@ -404,7 +415,7 @@ published.pivot_table(index=["dataset", "table", "method"], columns="metric", va
 
 # %% tags=["remove-input"]
 flags = flag_runs(table, "clean_accuracy", ["dataset", "method"])
-flags if len(flags) else pd.DataFrame({"flagged runs": ["none"]})
+for_reader(flags, index=["dataset", "method", "seed"]) if len(flags) else for_reader(pd.DataFrame({"flagged runs": ["none"]}))
 
 # %% [markdown]
 # ### 100 epochs against the paper's 1,500
@@ -430,7 +441,7 @@ for metric in ("fgsm_accuracy", "bim_accuracy"):
     glue(f"paper-out-{metric}", float(paper_out[metric]), display=False)
 glue("long-epochs", SETTINGS.long_epochs, display=False)
 glue("short-epochs", BUDGET.epochs, display=False)
-budget_check[[*METRICS, "best_epoch"]]
+for_reader(budget_check[[*METRICS, "best_epoch"]])
 
 # %% [markdown]
 # From {glue:text}`short-epochs` to {glue:text}`long-epochs` epochs, `none` gains
@@ -464,8 +475,9 @@ budget_check[[*METRICS, "best_epoch"]]
 claims = check_claims(table, experiment.CLAIMS, paper[paper["dataset"].isin(SETTINGS.datasets)])
 points = ["paper_difference", "our_difference", "our_sd"]
 claims_shown = claims.assign(**{c: (claims[c] * 100).round(1) for c in points}, p_value=claims["p_value"].round(4))
-claims_shown.rename(columns={"paper_difference": "paper", "our_difference": "ours", "our_sd": "sd",
-                             "p_value": "p"})[["claim", "paper", "ours", "sd", "p", "verdict"]].set_index("claim")
+for_reader(claims_shown.rename(columns={"paper_difference": "paper", "our_difference": "ours", "our_sd": "sd",
+                                        "p_value": "p"})[["claim", "paper", "ours", "sd", "p", "verdict"]]
+           .set_index("claim"))
 
 # %% [markdown]
 # ## Beyond the paper
@@ -487,9 +499,9 @@ beyond_claims = pd.concat(
     check_claims(both[both["dataset"] == d], [c for c in experiment.CLAIMS if c.better == "out-sign-grad"
                                               and c.worse == "none"]).assign(dataset=d)
     for d in [*SETTINGS.datasets, *SETTINGS.beyond_datasets])
-display(Markdown("`out-sign-grad` minus `none`, points, mean ± sd over seeds:"), beyond_table,
+display(Markdown("`out-sign-grad` minus `none`, points, mean ± sd over seeds:"), for_reader(beyond_table),
         Markdown("The paper's claims about `out-sign-grad` against `none`, per data set:"),
-        beyond_claims.pivot(index="claim", columns="dataset", values="verdict"))
+        for_reader(beyond_claims.pivot(index="claim", columns="dataset", values="verdict")))
 
 # %% [markdown]
 # ### Under imbalance
@@ -510,7 +522,7 @@ imb_wide = imb_wide[["balanced_accuracy", *MINORITY]].reindex(
                                names=["dataset", "method"]))
 imb_wide.columns = ["balanced", "clean (minority)", "FGSM (minority)", "BIM (minority)"]
 display(Markdown(f"Training protocol {SETTINGS.imbalance.label}; mean ± sd over "
-                 f"{len(SETTINGS.imbalance_seeds)} seeds, %:"), imb_wide)
+                 f"{len(SETTINGS.imbalance_seeds)} seeds, %:"), for_reader(imb_wide))
 
 # %% tags=["remove-cell"]
 glue("fig-imbalanced", plot_robustness(imbalanced, SETTINGS.imbalance_methods, MINORITY).figure, display=False)
@@ -557,12 +569,11 @@ glue("best-bim-method", best, display=False)
 # {glue:text}`best-bim-method`, the method with the highest mean BIM accuracy.
 # ```
 
-# %% tags=["remove-input", "nbval-ignore-output"]
-# nbval-ignore-output: features of networks trained in the notebook (last-digit drift, see README)
+# %% tags=["remove-input", "nbval-ignore-output"] nbval_ignore_reason="features of networks trained in the notebook (last-digit drift, see README)"
 from sklearn.metrics import silhouette_score
 
-pd.Series({k: silhouette_score(v, test.y) for k, v in features.items()},
-          name="silhouette of the classes (features)").round(3).to_frame()
+for_reader(pd.Series({k: silhouette_score(v, test.y) for k, v in features.items()},
+                     name="silhouette of the classes (features)").round(3).rename_axis("network"))
 
 # %% [markdown]
 # ## Where this implementation departs from the paper

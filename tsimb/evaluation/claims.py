@@ -125,8 +125,9 @@ def flag_runs(table: pd.DataFrame, metric: str, siblings: Iterable[str], drop: f
 
 def beside_paper(ours: pd.DataFrame, paper: pd.DataFrame, index: list[str], metrics: Iterable[str],
                  scale: float = 100, digits: int = 1) -> pd.DataFrame:
-    """One row per ``index`` value: for each metric, ours as ``mean ± sd`` over seeds and
-    the paper's published value, in adjacent columns labelled as such."""
+    """One row per ``index`` value; for each metric two columns, ``(metric, "ours")``: ours as
+    ``mean ± sd`` over seeds, and ``(metric, "paper")``: the paper's published value (NaN
+    where it has none). The column levels are named ``metric`` and ``source``."""
     metrics = list(metrics)
     rows = ours[ours["metric"].isin(metrics)]
     stats = rows.groupby([*index, "metric"])["value"].agg(["mean", "std", "count"]).reset_index()
@@ -137,19 +138,27 @@ def beside_paper(ours: pd.DataFrame, paper: pd.DataFrame, index: list[str], metr
     wide = merged.pivot(index=index, columns="metric", values=["ours", "paper"])
     wide = wide.reorder_levels([1, 0], axis=1)
     wide = wide[[(m, source) for m in metrics for source in ("ours", "paper")]]
-    wide.columns = [f"{m.replace('_accuracy', '')}: {'ours' if s == 'ours' else 'paper (published)'}"
-                    for m, s in wide.columns]
+    wide.columns = wide.columns.set_names(["metric", "source"])
     return wide
 
 
 def beside_paper_grid(ours: pd.DataFrame, paper: pd.DataFrame, metric: str, rows: str = "method",
-                      columns: str = "dataset", scale: float = 100, digits: int = 1) -> pd.DataFrame:
-    """One ``metric`` as a ``rows`` x ``columns`` grid: ours as ``mean ± sd`` over seeds, the
-    paper's published value in brackets where it has one (the IB-GAN chapter's Tables 1
-    and 4 beside ours). ``paper`` is tidy with the same ``rows``/``columns`` keys."""
+                      columns: str = "dataset", scale: float = 100, digits: int = 1,
+                      order: tuple[Iterable[str], Iterable[str]] | None = None) -> pd.DataFrame:
+    """One ``metric`` as a grid, ``rows`` x ``columns`` (the IB-GAN chapter's Tables 1 and 4
+    beside ours): two rows per ``rows`` value, labelled ``"ours"`` (``mean ± sd`` over seeds)
+    and ``"paper"`` (the published value, NaN where the paper has none). ``paper`` is tidy
+    with the same ``rows``/``columns`` keys; ``order`` gives the order of the row and
+    column values (default: sorted)."""
     stats = ours[ours["metric"] == metric].groupby([rows, columns])["value"].agg(["mean", "std"])
-    published = paper[paper["metric"] == metric].set_index([rows, columns])["value"]
-    cells = {key: f"{m * scale:.{digits}f} ± {sd * scale:.{digits}f}"
-             + (f" ({published[key] * scale:.{digits}f})" if key in published.index else "")
-             for key, m, sd in zip(stats.index, stats["mean"], stats["std"].fillna(0.0))}
-    return pd.Series(cells).unstack()
+    ours_cells = pd.Series([f"{m * scale:.{digits}f} ± {sd * scale:.{digits}f}"
+                            for m, sd in zip(stats["mean"], stats["std"].fillna(0.0))], index=stats.index)
+    published = (paper[paper["metric"] == metric].set_index([rows, columns])["value"] * scale).round(digits)
+    both = pd.concat({"ours": ours_cells.astype(object), "paper": published.astype(object)}, names=["source"])
+    grid = both.unstack(columns).reorder_levels([1, 0]).sort_index()
+    row_order, column_order = (order if order is not None else
+                               (grid.index.get_level_values(0).unique(), grid.columns))
+    grid = grid.reindex(pd.MultiIndex.from_product([list(row_order), ["ours", "paper"]], names=[rows, "source"]))
+    grid = grid.reindex(columns=list(column_order))
+    grid.columns.name = None
+    return grid.dropna(how="all")
