@@ -231,15 +231,15 @@ def test_repository_url_reads_the_config(tmp_path):
         repository_url(tmp_path / "absent.yml")
 
 
-def test_colab_install_source_installs_the_tag_on_colab_only(monkeypatch):
+def test_colab_install_source_installs_the_tag_on_colab_only_and_shows_pips_error(monkeypatch):
     source = colab_install_source("https://example.org/me/tsimb", "1.2.3")
     assert is_install_cell(source) and not is_install_cell(source + "\nimport numpy as np")
     assert '"tsimb @ git+https://example.org/me/tsimb@v1.2.3"' in source
     assert 'if "google.colab" in sys.modules:' in source
-    assert "check=True, capture_output=True" in source
     compile(source, "<colab cell>", "exec")
-    calls = []
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append((a, k)))
+    calls, outcome = [], {"returncode": 0, "stdout": "", "stderr": ""}
+    monkeypatch.setattr(subprocess, "run",
+                        lambda *a, **k: calls.append((a, k)) or type("Done", (), dict(outcome))())
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     exec(source, {})  # noqa: S102
     assert calls == []  # elsewhere, nothing runs
@@ -247,7 +247,11 @@ def test_colab_install_source_installs_the_tag_on_colab_only(monkeypatch):
     exec(source, {})  # noqa: S102
     (command,), options = calls[0]
     assert command[1:5] == ["-m", "pip", "install", "-q"] and command[-1].endswith("@v1.2.3")
-    assert options == {"capture_output": True, "check": True}
+    assert options["capture_output"] is True
+    # a failed install stops the notebook with pip's own words, not silently
+    outcome.update(returncode=1, stderr="ERROR: Could not find a version that satisfies the requirement\n")
+    with pytest.raises(RuntimeError, match="(?s)installing tsimb failed.*Could not find a version"):
+        exec(source, {})  # noqa: S102
     with pytest.raises(ValueError):
         colab_install_source('https://example.org/x"; import os', "1.2.3")
 

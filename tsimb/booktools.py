@@ -57,7 +57,9 @@ def repository_url(config_path: str | Path | None = None) -> str:
 
 def colab_install_source(url: str, version: str) -> str:
     """The exact source of a chapter's first code cell: on Colab only, quietly pip-install
-    ``tsimb @ git+{url}@v{version}`` (Colab has PyTorch already), with pip's output captured."""
+    ``tsimb @ git+{url}@v{version}`` (Colab has PyTorch already; the wheel carries the book's
+    run store, so the chapter reads its results instead of recomputing them). pip's output is
+    captured, and shown, with an error that stops the notebook, when the install fails."""
     url = url.strip().rstrip("/")
     if not _URL.fullmatch(url):
         raise ValueError(f"not a plain http(s) repository URL: {url!r}")
@@ -69,8 +71,10 @@ def colab_install_source(url: str, version: str) -> str:
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
-        f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{requirement}"],\n'
-        "                   check=True, capture_output=True)"
+        f'    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{requirement}"],\n'
+        "                         capture_output=True, text=True)\n"
+        "    if pip.returncode != 0:\n"
+        '        raise RuntimeError(f"installing tsimb failed; pip said:\\n{pip.stdout[-2000:]}{pip.stderr[-4000:]}")'
     )
 
 
