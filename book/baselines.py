@@ -92,9 +92,9 @@ epochs of Adam at {SETTINGS.budget.lr:g}, batches of {SETTINGS.budget.batch_size
 # With $n_c$ training series in class $c$, per-series loss $\ell_i$ and a minibatch of
 # $B$ series, the weighted methods minimise a weighted mean
 #
-# \begin{equation}
+# \begin{equation*}
 # \mathcal{L} = \frac{\sum_i w_{y_i} \ell_i}{\sum_i w_{y_i}}, \tag{1}
-# \end{equation}
+# \end{equation*}
 #
 # the reduction of PyTorch's `cross_entropy(weight=...)` and of the LDAM-DRW reference
 # code, except the class-balanced focal loss, which follows Cui et al.'s code and divides
@@ -106,9 +106,9 @@ epochs of Adam at {SETTINGS.budget.lr:g}, batches of {SETTINGS.budget.batch_size
 # rule). *Class-balanced* weights {cite}`cui2019classbalanced` replace $n_c$ by the
 # effective number of samples,
 #
-# \begin{equation}
+# \begin{equation*}
 # E_{n_c} = \frac{1 - \beta^{n_c}}{1 - \beta}, \qquad w_c \propto \frac{1}{E_{n_c}}, \tag{2}
-# \end{equation}
+# \end{equation*}
 #
 # which saturates for large classes ($\beta \to 1$ gives inverse frequency, $\beta = 0$
 # no weighting); we use $\beta = 0.9999$.
@@ -118,16 +118,16 @@ epochs of Adam at {SETTINGS.budget.lr:g}, batches of {SETTINGS.budget.batch_size
 # The *focal loss* {cite}`lin2017focal` (their eq. 4) down-weights series the model
 # already classifies well, with $p_t$ the probability of the true class:
 #
-# \begin{equation}
+# \begin{equation*}
 # \mathrm{FL}(p_t) = -(1 - p_t)^{\gamma} \log p_t, \qquad \gamma = 2. \tag{3}
-# \end{equation}
+# \end{equation*}
 #
 # The *LDAM* loss {cite}`cao2019ldam` asks for a larger margin on rarer classes: it
 # subtracts $\Delta_y = C / n_y^{1/4}$ from the true logit before a scaled softmax,
 #
-# \begin{equation}
+# \begin{equation*}
 # \ell_{\mathrm{LDAM}}(x, y) = -\log \frac{e^{s(z_y - \Delta_y)}}{e^{s(z_y - \Delta_y)} + \sum_{j \ne y} e^{s z_j}}, \tag{4}
-# \end{equation}
+# \end{equation*}
 #
 # with $C$ chosen so the largest margin is 0.5, $s = 30$, and logits that are cosine
 # similarities (a normalised last layer whose columns start at unit norm, as in the
@@ -144,9 +144,9 @@ epochs of Adam at {SETTINGS.budget.lr:g}, batches of {SETTINGS.budget.batch_size
 # {cite}`chawla2002smote` creates new minority series between a series $x_i$ and one of
 # its $k$ nearest same-class neighbours $x_{nn}$,
 #
-# \begin{equation}
+# \begin{equation*}
 # \tilde{x} = x_i + \lambda (x_{nn} - x_i), \qquad \lambda \sim U[0, 1], \tag{5}
-# \end{equation}
+# \end{equation*}
 #
 # treating each series as a vector of $C \cdot T$ values. *ADASYN* {cite}`he2008adasyn`
 # creates more of them near series whose neighbourhood is dominated by other classes;

@@ -106,12 +106,12 @@ CPU-minutes. Device here: {DEVICE.type}.""")
 # Add series $X'$ of a second source with labels $Y'$, prior $w'_y$ and class
 # distributions $p'_y$, and mix the two losses with $0 < \alpha < 1$ (eq. 2.3):
 #
-# \begin{equation}
+# \begin{equation*}
 # \begin{aligned}
 # L^\alpha_{\text{class}}(C) = {}& \alpha \sum_{y} \mathbb{E}\big[\mathbb{1}\{Y = y\} \log c_y(X)\big] \\
 #   &+ (1 - \alpha) \sum_{y} \mathbb{E}\big[\mathbb{1}\{Y' = y\} \log c_y(X')\big].
 # \end{aligned} \tag{2.3}
-# \end{equation}
+# \end{equation*}
 #
 # If the synthetic prior fills the gap to a uniform one,
 # $w'_y = \big(|\mathcal{Y}|^{-1} - \alpha w_y\big) / (1 - \alpha)$, and the synthetic
@@ -147,24 +147,25 @@ print(f"class counts {train0.class_counts().tolist()}: alpha must be below "
 #
 # The three players share one objective (eqs. 2.4-2.6):
 #
-# \begin{equation}
+# \begin{equation*}
 # \min_G \max_C \max_D \; \big\{ L_{\text{GAN}}(D, G) + L^\alpha_{\text{class}}(C, D, G) \big\}, \tag{2.4}
-# \end{equation}
+# \end{equation*}
 #
-# \begin{equation}
+# \begin{equation*}
 # \begin{aligned}
 # L_{\text{GAN}}(D, G) = {}& \sum_{y} w_y^{-1} \mathbb{E}\big[\mathbb{1}\{Y = y\} \log D(X)\big] \\
-#   &+ \sum_y (w'_y)^{-1} \mathbb{E}\big[\mathbb{1}\{Y' = y\} \log\big(1 - D(G(X_{\text{mask}}))\big)\big],
+#   &+ \sum_y (w'_y)^{-1} \mathbb{E}\big[\mathbb{1}\{Y' = y\} \\
+#   &\qquad \log\big(1 - D(G(X_{\text{mask}}))\big)\big],
 # \end{aligned} \tag{2.5}
-# \end{equation}
+# \end{equation*}
 #
-# \begin{equation}
+# \begin{equation*}
 # \begin{aligned}
 # L^\alpha_{\text{class}}(C, D, G) = {}& \alpha \sum_{y} \mathbb{E}\big[\mathbb{1}\{Y = y\} \log c_y(X)\big] \\
-#   &+ (1 - \alpha) \sum_{y} \mathbb{E}\Big[\tfrac{d_y}{1 - d_y}\, \mathbb{1}\{Y' = y\}
-#     \log c_y\big(G(X_{\text{mask}})\big)\Big].
+#   &+ (1 - \alpha) \sum_{y} \mathbb{E}\Big[\tfrac{d_y}{1 - d_y}\, \mathbb{1}\{Y' = y\} \\
+#   &\qquad \log c_y\big(G(X_{\text{mask}})\big)\Big].
 # \end{aligned} \tag{2.6}
-# \end{equation}
+# \end{equation*}
 #
 # **Between a GAN and a bootstrap.** At `pmiss` $= 1$ every entry is noise and $G$
 # generates whole series from white noise: a conditional GAN trained jointly with the

@@ -107,17 +107,17 @@ in this page take a few CPU-minutes. Device here: {DEVICE.type}.""")
 # The series $z(t)$ of a data set are modelled as solutions of one ordinary differential
 # equation whose right-hand side is a small network, the *ODENet* (the paper's eq. 1),
 #
-# \begin{equation}
+# \begin{equation*}
 # \frac{dz(t)}{dt} = f\big(z(t), t, \theta\big), \tag{1}
-# \end{equation}
+# \end{equation*}
 #
 # with two hidden layers of 25 units, each followed by batch normalisation and ELU, and
 # inputs $z(t_i)$ and $t_i$. It is trained so that integrating from one observation
 # predicts the next (eq. 2),
 #
-# \begin{equation}
+# \begin{equation*}
 # \hat z(t_i) = z(t_{i-1}) + \int_{t_{i-1}}^{t_i} f\big(z(t), t, \theta\big)\, dt, \tag{2}
-# \end{equation}
+# \end{equation*}
 #
 # by minimising the squared error of the predictions with Adam (learning rate
 # $3\cdot10^{-4}$, weight decay $10^{-3}$). Once trained, the derivative at every point
@@ -164,13 +164,13 @@ in this page take a few CPU-minutes. Device here: {DEVICE.type}.""")
 # energy (eq. 13). Up to 75% of the components after $C$ are taken three at a time,
 # $(Z_1, Z_2, Z_3)$ in sorted order, and redistributed (eq. 14):
 #
-# \begin{equation}
+# \begin{equation*}
 # \begin{aligned}
 # Z_{1p} &= Z_1 + \frac{Z_2}{4}, \\
 # Z_{2p} &= Z_2 - \frac{Z_2}{2}, \\
 # Z_{3p} &= Z_3 + \frac{Z_2}{4}.
 # \end{aligned} \tag{14}
-# \end{equation}
+# \end{equation*}
 #
 # The paper prints $Z_{2p} = Z_2 + Z_2/2$. We use the minus sign: the text says the
 # energy is *redistributed*, and the appendix (eqs. 18-21) computes the largest change
@@ -193,12 +193,12 @@ in this page take a few CPU-minutes. Device here: {DEVICE.type}.""")
 # $z_p$ should embed near its original $z_c$, a random series $z_{c'}$ of another class far
 # from it,
 #
-# \begin{equation}
+# \begin{equation*}
 # \begin{aligned}
 # L_{FS} = \max\!\Big(0,\; & \|g(z_c) - g(z_p)\|_2^2 + \alpha \\
 #   & - \|g(z_c) - g(z_{c'})\|_2^2\Big).
 # \end{aligned} \tag{15}
-# \end{equation}
+# \end{equation*}
 #
 # The paper gives neither the margin $\alpha$ nor the weight of $L_{FS}$ against the cross
 # entropy; we use 1 and 1 (`AugmentSettings`).

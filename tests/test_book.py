@@ -336,7 +336,7 @@ def _glyphs(tex: str) -> int:
     return len(re.sub(r"[{}_^\s]", "", tex))
 
 
-MAX_EQUATION_GLYPHS = 40  # about the text column at 1280 px, beside the equation number
+MAX_EQUATION_GLYPHS = 34  # about the text column at 1280 px, beside the equation number
 
 
 def test_the_width_estimate_tells_a_long_line_from_a_short_one():
