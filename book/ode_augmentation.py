@@ -48,8 +48,10 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tsimb @ git+https://github.com/tsimb/tsimb@v0.1.0"],
-                   check=True, capture_output=True)
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tsimb @ git+https://github.com/tsimb/tsimb@v0.1.0"],
+                         capture_output=True, text=True)
+    if pip.returncode != 0:
+        raise RuntimeError(f"installing tsimb failed; pip said:\n{pip.stdout[-2000:]}{pip.stderr[-4000:]}")
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -75,6 +77,7 @@ from tsimb.plots import (
     set_style,
 )
 from tsimb.robustness import FAWAZ_BIM, FAWAZ_FGSM
+from tsimb.tables import for_reader
 from tsimb.train import extract_features
 
 PROFILE = resolve_profile()
@@ -105,17 +108,17 @@ in this page take a few CPU-minutes. Device here: {DEVICE.type}.""")
 # The series $z(t)$ of a data set are modelled as solutions of one ordinary differential
 # equation whose right-hand side is a small network, the *ODENet* (the paper's eq. 1),
 #
-# $$
+# \begin{equation*}
 # \frac{dz(t)}{dt} = f\big(z(t), t, \theta\big), \tag{1}
-# $$
+# \end{equation*}
 #
 # with two hidden layers of 25 units, each followed by batch normalisation and ELU, and
 # inputs $z(t_i)$ and $t_i$. It is trained so that integrating from one observation
 # predicts the next (eq. 2),
 #
-# $$
+# \begin{equation*}
 # \hat z(t_i) = z(t_{i-1}) + \int_{t_{i-1}}^{t_i} f\big(z(t), t, \theta\big)\, dt, \tag{2}
-# $$
+# \end{equation*}
 #
 # by minimising the squared error of the predictions with Adam (learning rate
 # $3\cdot10^{-4}$, weight decay $10^{-3}$). Once trained, the derivative at every point
@@ -162,9 +165,13 @@ in this page take a few CPU-minutes. Device here: {DEVICE.type}.""")
 # energy (eq. 13). Up to 75% of the components after $C$ are taken three at a time,
 # $(Z_1, Z_2, Z_3)$ in sorted order, and redistributed (eq. 14):
 #
-# $$
-# Z_{1p} = Z_1 + \frac{Z_2}{4}, \qquad Z_{2p} = Z_2 - \frac{Z_2}{2}, \qquad Z_{3p} = Z_3 + \frac{Z_2}{4}. \tag{14}
-# $$
+# \begin{equation*}
+# \begin{aligned}
+# Z_{1p} &= Z_1 + \frac{Z_2}{4}, \\
+# Z_{2p} &= Z_2 - \frac{Z_2}{2}, \\
+# Z_{3p} &= Z_3 + \frac{Z_2}{4}.
+# \end{aligned} \tag{14}
+# \end{equation*}
 #
 # The paper prints $Z_{2p} = Z_2 + Z_2/2$. We use the minus sign: the text says the
 # energy is *redistributed*, and the appendix (eqs. 18-21) computes the largest change
@@ -187,9 +194,12 @@ in this page take a few CPU-minutes. Device here: {DEVICE.type}.""")
 # $z_p$ should embed near its original $z_c$, a random series $z_{c'}$ of another class far
 # from it,
 #
-# $$
-# L_{FS} = \max\!\Big(0,\; \|g(z_c) - g(z_p)\|_2^2 + \alpha - \|g(z_c) - g(z_{c'})\|_2^2\Big). \tag{15}
-# $$
+# \begin{equation*}
+# \begin{aligned}
+# L_{FS} = \max\!\Big(0,\; & \|g(z_c) - g(z_p)\|_2^2 + \alpha \\
+#   & - \|g(z_c) - g(z_{c'})\|_2^2\Big).
+# \end{aligned} \tag{15}
+# \end{equation*}
 #
 # The paper gives neither the margin $\alpha$ nor the weight of $L_{FS}$ against the cross
 # entropy; we use 1 and 1 (`AugmentSettings`).
@@ -231,7 +241,7 @@ data_table = pd.DataFrame([
 ]).set_index("dataset")
 glue("n-train", len(splits[SETTINGS.datasets[0]][0]), display=False)
 glue("batch", BUDGET.batch_size_for(len(splits[SETTINGS.datasets[0]][0])), display=False)
-data_table.round(3)
+for_reader(data_table.drop(columns="in_paper").round(3))
 
 # %% [markdown]
 # ### What the ODENet learns
@@ -251,7 +261,7 @@ agreement = pd.DataFrame({
     f"this profile (lr {ode_budget.lr:g})": {n: derivative_agreement(odenets[n], splits[n][0].X) for n in names},
     "paper's lr 3e-4, same epochs": {n: derivative_agreement(at_paper_lr[n], splits[n][0].X) for n in names},
 })
-agreement.round(3)
+for_reader(agreement.round(3).rename_axis("dataset"))
 
 # %% tags=["remove-cell"]
 name = SETTINGS.datasets[0]
@@ -278,8 +288,7 @@ glue("dataset", name, display=False)
 # the effect: sines with one phase and random amplitudes (a true $f(z, t)$ exists), and
 # sines with random phases (none does).
 
-# %% tags=["hide-input", "nbval-ignore-output"]
-# nbval-ignore-output: fits two ODENets in the notebook (last-digit drift between kernels, see README)
+# %% tags=["hide-input", "nbval-ignore-output"] nbval_ignore_reason="fits two ODENets in the notebook (last-digit drift between kernels, see README)"
 t = np.arange(30)
 rng = np.random.default_rng(0)
 synthetic = {
@@ -291,7 +300,8 @@ for label, series in synthetic.items():
     X_syn = series[:, None, :].astype(np.float32)
     net, _ = fit_odenet(X_syn, epochs=150, batch_size=16, lr=1e-2, seed=0)
     synthetic_agreement[label] = derivative_agreement(net, X_syn)
-pd.Series(synthetic_agreement, name="corr(fitted dz/dt, finite difference)").round(3).to_frame()
+for_reader(pd.Series(synthetic_agreement, name="corr(fitted dz/dt, finite difference)").round(3)
+           .rename_axis("synthetic set"))
 
 # %% [markdown]
 # The sines with one phase are fitted almost perfectly; with random phases the fitted
@@ -329,11 +339,11 @@ glue("share-below-0.1", 100 * float((step < 0.1).mean()), display=False)
 # bounds:
 
 # %% tags=["remove-input"]
-pd.DataFrame({
+for_reader(pd.DataFrame({
     aug: {"mean |z_aug - z|": np.abs(v - train.X).mean(), "max |z_aug - z|": np.abs(v - train.X).max(),
-          "points moved by > β/2": (np.abs(v - train.X) > PAPER_BETA / 2).mean()}
+          "share of points moved by > β/2": (np.abs(v - train.X) > PAPER_BETA / 2).mean()}
     for aug, v in augmented.items()
-}).T.round(3)
+}).T.round(3).rename_axis("augmentation"))
 
 # %% [markdown]
 # In-Clamp-Grad, Out-Sign-Grad and Rand-Grad move each point by the same amount,
@@ -369,12 +379,14 @@ print(provenance_line("ode-augmentation", PROFILE))
 # %% [markdown]
 # ## Beside the paper
 #
-# Our accuracy (mean ± sd over seeds, %) beside the paper's published value, per method,
-# on {glue:text}`dataset` ({numref}`fig-ode-beside-paper` shows the seeds):
+# Accuracy per method on {glue:text}`dataset`, in percent: for each attack, the column
+# "ours" is our mean ± sd over seeds and the column "paper" the value as published in
+# {cite}`sarkar2023ode` (Tables I to III; a dash where it has none).
+# {numref}`fig-ode-beside-paper` shows the seeds.
 
 # %% tags=["remove-input"]
 ours_vs_paper = beside_paper(table[table["dataset"] == name], paper[paper["dataset"] == name], ["method"], METRICS)
-ours_vs_paper.reindex(list(SETTINGS.methods))
+for_reader(ours_vs_paper.reindex(list(SETTINGS.methods)))
 
 # %% tags=["remove-cell"]
 grid = plot_beside_paper(table[table["dataset"] == name], paper[paper["dataset"] == name], SETTINGS.methods,
@@ -396,7 +408,8 @@ glue("n-seeds", len(SETTINGS.seeds), display=False)
 
 # %% tags=["remove-input", "hide-output"]
 published = paper.assign(value=100 * paper["value"], metric=paper["metric"].str.replace("_accuracy", ""))
-published.pivot_table(index=["dataset", "table", "method"], columns="metric", values="value")[["clean", "fgsm", "bim"]]
+for_reader(published.pivot_table(index=["dataset", "table", "method"], columns="metric", values="value")
+           [["clean", "fgsm", "bim"]].rename(columns={"clean": "clean", "fgsm": "FGSM", "bim": "BIM"}))
 
 # %% [markdown]
 # **Runs that look broken.** A run whose network predicts one class for every test series,
@@ -405,7 +418,7 @@ published.pivot_table(index=["dataset", "table", "method"], columns="metric", va
 
 # %% tags=["remove-input"]
 flags = flag_runs(table, "clean_accuracy", ["dataset", "method"])
-flags if len(flags) else pd.DataFrame({"flagged runs": ["none"]})
+for_reader(flags, index=["dataset", "method", "seed"]) if len(flags) else for_reader(pd.DataFrame({"flagged runs": ["none"]}))
 
 # %% [markdown]
 # ### 100 epochs against the paper's 1,500
@@ -431,7 +444,7 @@ for metric in ("fgsm_accuracy", "bim_accuracy"):
     glue(f"paper-out-{metric}", float(paper_out[metric]), display=False)
 glue("long-epochs", SETTINGS.long_epochs, display=False)
 glue("short-epochs", BUDGET.epochs, display=False)
-budget_check[[*METRICS, "best_epoch"]]
+for_reader(budget_check[[*METRICS, "best_epoch"]])
 
 # %% [markdown]
 # From {glue:text}`short-epochs` to {glue:text}`long-epochs` epochs, `none` gains
@@ -468,7 +481,7 @@ budget_check[[*METRICS, "best_epoch"]]
 
 # %% tags=["remove-input"]
 claims = check_claims(table, experiment.claims, paper[paper["dataset"].isin(SETTINGS.datasets)])
-claims_table(claims)
+for_reader(claims_table(claims), max_columns=7)
 
 # %% [markdown]
 # ## Beyond the paper
@@ -490,9 +503,9 @@ beyond_claims = pd.concat(
     check_claims(both[both["dataset"] == d], [c for c in experiment.claims if c.better == "out-sign-grad"
                                               and c.worse == "none"]).assign(dataset=d)
     for d in [*SETTINGS.datasets, *SETTINGS.beyond_datasets])
-display(Markdown("`out-sign-grad` minus `none`, points, mean ± sd over seeds:"), beyond_table,
+display(Markdown("`out-sign-grad` minus `none`, points, mean ± sd over seeds:"), for_reader(beyond_table),
         Markdown("The paper's claims about `out-sign-grad` against `none`, per data set:"),
-        beyond_claims.pivot(index="claim", columns="dataset", values="verdict"))
+        for_reader(beyond_claims.pivot(index="claim", columns="dataset", values="verdict")))
 
 # %% [markdown]
 # ### Under imbalance
@@ -513,7 +526,7 @@ imb_wide = imb_wide[["balanced_accuracy", *MINORITY]].reindex(
                                names=["dataset", "method"]))
 imb_wide.columns = ["balanced", "clean (minority)", "FGSM (minority)", "BIM (minority)"]
 display(Markdown(f"Training protocol {SETTINGS.imbalance.label}; mean ± sd over "
-                 f"{len(SETTINGS.imbalance_seeds)} seeds, %:"), imb_wide)
+                 f"{len(SETTINGS.imbalance_seeds)} seeds, %:"), for_reader(imb_wide))
 
 # %% tags=["remove-cell"]
 glue("fig-imbalanced", plot_robustness(imbalanced, SETTINGS.imbalance_methods, MINORITY).figure, display=False)
@@ -561,12 +574,11 @@ glue("best-bim-method", best, display=False)
 # {glue:text}`best-bim-method`, the method with the highest mean BIM accuracy.
 # ```
 
-# %% tags=["remove-input", "nbval-ignore-output"]
-# nbval-ignore-output: features of networks trained in the notebook (last-digit drift, see README)
+# %% tags=["remove-input", "nbval-ignore-output"] nbval_ignore_reason="features of networks trained in the notebook (last-digit drift, see README)"
 from sklearn.metrics import silhouette_score
 
-pd.Series({k: silhouette_score(v, test.y) for k, v in features.items()},
-          name="silhouette of the classes (features)").round(3).to_frame()
+for_reader(pd.Series({k: silhouette_score(v, test.y) for k, v in features.items()},
+                     name="silhouette of the classes (features)").round(3).rename_axis("network"))
 
 # %% [markdown]
 # ## Where this implementation departs from the paper

@@ -59,7 +59,42 @@ def test_every_figure_fits_the_column_and_its_text_is_legible(make_dataset):
         fig = plots._figure(obj)
         assert fig.get_size_inches()[0] <= plots.MAX_WIDTH_IN + 1e-6, name
         assert plots.smallest_text_px(obj) >= 0.7 * plots.BODY_TEXT_PX, name
+        raw = [t.get_text() for t in fig.findobj(plt.Text) if "_" in t.get_text()]
+        assert not raw, f"{name}: raw column names in the figure: {raw}"
         plt.close(fig)
+
+
+def test_the_robustness_legend_names_the_metrics_as_a_reader_reads_them():
+    plots.set_style()
+    minority = ["clean_accuracy_minority", "fgsm_accuracy_minority", "bim_accuracy_minority"]
+    grid = plots.plot_robustness(tidy(metrics=minority), METHODS[:3], minority)
+    shown = [t.get_text() for t in grid.legend.get_texts()]
+    assert shown == ["clean, minority half", "FGSM, minority half", "BIM, minority half"]
+    plt.close(grid.figure)
+
+
+def test_in_jupyter_figures_are_stored_at_twice_their_shown_size():
+    """The page shows a figure at its own size (metadata width); the PNG has twice the
+    pixels, so its text is sharp on phones and high-density screens."""
+    pytest.importorskip("matplotlib_inline")
+    from IPython.testing.globalipapp import get_ipython
+
+    shell = get_ipython()
+    shell.display_formatter.formatters["image/png"].enabled = True  # a kernel's shell shows images, a test's not
+    plots.set_style()
+    fig, ax = plt.subplots(figsize=(plots.MAX_WIDTH_IN, 3))
+    ax.set_title("legible")
+    data, metadata = shell.display_formatter.format(fig)
+    png = data["image/png"]
+    import base64
+    import io
+
+    from PIL import Image
+
+    pixels = Image.open(io.BytesIO(png if isinstance(png, bytes) else base64.b64decode(png))).size[0]
+    shown = metadata["image/png"]["width"]
+    assert shown <= plots.MAX_WIDTH_IN * plots.DPI and pixels == pytest.approx(2 * shown, abs=2)
+    plt.close(fig)
 
 
 def test_legible_shrinks_wide_figures_and_raises_small_text():

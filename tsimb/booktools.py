@@ -33,7 +33,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-__all__ = ["colab_install_source", "glue", "is_install_cell", "main", "repository_url", "sync_colab"]
+__all__ = ["author_year_label", "book_labels", "colab_install_source", "glue", "is_install_cell", "main", "repository_url",
+           "setup", "sync_colab"]
 
 _ROOT = Path(__file__).resolve().parents[1]  # the repository (an editable install)
 _URL = re.compile(r"https?://[^\s\"'\\@]+")
@@ -56,7 +57,9 @@ def repository_url(config_path: str | Path | None = None) -> str:
 
 def colab_install_source(url: str, version: str) -> str:
     """The exact source of a chapter's first code cell: on Colab only, quietly pip-install
-    ``tsimb @ git+{url}@v{version}`` (Colab has PyTorch already), with pip's output captured."""
+    ``tsimb @ git+{url}@v{version}`` (Colab has PyTorch already; the wheel carries the book's
+    run store, so the chapter reads its results instead of recomputing them). pip's output is
+    captured, and shown, with an error that stops the notebook, when the install fails."""
     url = url.strip().rstrip("/")
     if not _URL.fullmatch(url):
         raise ValueError(f"not a plain http(s) repository URL: {url!r}")
@@ -68,8 +71,10 @@ def colab_install_source(url: str, version: str) -> str:
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
-        f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{requirement}"],\n'
-        "                   check=True, capture_output=True)"
+        f'    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{requirement}"],\n'
+        "                         capture_output=True, text=True)\n"
+        "    if pip.returncode != 0:\n"
+        '        raise RuntimeError(f"installing tsimb failed; pip said:\\n{pip.stdout[-2000:]}{pip.stderr[-4000:]}")'
     )
 
 
@@ -190,6 +195,92 @@ def sync_colab(book_dir: str | Path, url: str | None = None, version: str | None
                 nbformat.write(ipynb, paired)
                 changed.append(paired.name)
     return changed
+
+
+def author_year_label(entry) -> str:
+    """The label of a pybtex bibliography entry as the book cites it: "Buda et al., 2018",
+    "Mirza and Osindero, 2014", "Wang, 2023" (last names; "et al." from three authors)."""
+    people = entry.persons.get("author") or entry.persons.get("editor") or []
+    names = [" ".join(person.prelast_names + person.last_names) for person in people]
+    names = [re.sub(r"[{}]", "", name) for name in names]
+    if not names:
+        who = entry.key
+    elif len(names) == 1:
+        who = names[0]
+    elif len(names) == 2:
+        who = f"{names[0]} and {names[1]}"
+    else:
+        who = f"{names[0]} et al."
+    return f"{who}, {entry.fields.get('year', 'n.d.')}"
+
+
+_BOOK_LABELS: dict[str, str] = {}  # key -> label over the book's whole bibliography (set by setup())
+
+
+def _unique_labels(sorted_entries) -> list[str]:
+    """:func:`author_year_label` of each entry, with "a", "b", ... after the year where two
+    entries would get the same label (in the entries' order)."""
+    from collections import Counter
+
+    labels = [author_year_label(entry) for entry in sorted_entries]
+    count, seen, unique = Counter(labels), Counter(), []
+    for label in labels:
+        if count[label] == 1:
+            unique.append(label)
+        else:
+            unique.append(label + chr(ord("a") + seen[label]))
+            seen[label] += 1
+    return unique
+
+
+def book_labels(bib_files) -> dict[str, str]:
+    """The label of every entry of the ``.bib`` files, made unique over all of them (the
+    entries in author-year-title order, as the chapters' lists sort them)."""
+    from pybtex.database import parse_file
+    from pybtex.style.sorting.author_year_title import SortingStyle
+
+    entries = {}
+    for path in bib_files:
+        entries.update(parse_file(str(path), bib_format="bibtex").entries)
+    ordered = SortingStyle().sort(list(entries.values()))
+    return dict(zip((entry.key for entry in ordered), _unique_labels(ordered)))
+
+
+def _register_bibliography_style() -> None:
+    """Register the pybtex style ``tsimb`` (``bibtex_default_style: tsimb`` in _config.yml):
+    the bibliography lists each entry under its author-year label, the same text that
+    ``bibtex_reference_style: label`` prints in the prose, with "2019a"/"2019b" where one
+    list holds two papers of the same authors and year."""
+    from pybtex.plugin import register_plugin
+    from pybtex.style.formatting.plain import Style as Plain
+    from pybtex.style.labels import BaseLabelStyle
+
+    class AuthorYearLabels(BaseLabelStyle):
+        def format_labels(self, sorted_entries):
+            sorted_entries = list(sorted_entries)
+            local = dict(zip((e.key for e in sorted_entries), _unique_labels(sorted_entries)))
+            for entry in sorted_entries:
+                # the label over the whole bibliography, so that a paper has one label in every chapter
+                yield _BOOK_LABELS.get(entry.key, local[entry.key])
+
+    class Style(Plain):
+        default_label_style = "tsimb-author-year"
+        default_sorting_style = "author_year_title"
+
+    register_plugin("pybtex.style.labels", "tsimb-author-year", AuthorYearLabels, force=True)
+    register_plugin("pybtex.style.formatting", "tsimb", Style, force=True)
+
+
+def setup(app) -> dict:
+    """Sphinx extension hook (``sphinx: extra_extensions: [tsimb.booktools]`` in _config.yml):
+    registers the book's bibliography style (see :func:`_register_bibliography_style`)."""
+    def read_bibliography(app, config) -> None:
+        _BOOK_LABELS.clear()
+        _BOOK_LABELS.update(book_labels(Path(app.srcdir) / name for name in config.bibtex_bibfiles))
+
+    _register_bibliography_style()
+    app.connect("config-inited", read_bibliography)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
 def main(argv: list[str] | None = None) -> int:

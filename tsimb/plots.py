@@ -15,22 +15,44 @@ import pandas as pd
 import seaborn as sns
 
 from .data import Dataset
+from .tables import label
 
 PALETTE = "colorblind"
 DPI = 100
 MAX_WIDTH_IN = 7.2  # the book theme's text column is about 720 CSS px wide
 MIN_FONT_PT = 9.0  # 12.5 px at 100 dpi: above 70% of the 16 px body text
 BODY_TEXT_PX = 16.0
+# Jupyter (and so the book's pages) stores figures as PNG at twice their shown size
+# ("retina"): text stays sharp on phones and high-density screens, at the same shown size
+INLINE_FORMAT = "retina"
 
 
 def set_style() -> None:
     """The book's style: seaborn's whitegrid, colour-blind palette, fonts that stay
-    legible at the page width."""
+    legible at the page width; in Jupyter, figures stored as 2x PNG (:data:`INLINE_FORMAT`)."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # no Jupyter here: nothing is shown inline
+        shell = None
+    else:
+        shell = get_ipython()
+    if shell is not None:
+        set_matplotlib_formats(INLINE_FORMAT)
     sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook",
                   rc={"figure.figsize": (MAX_WIDTH_IN, 3.4), "figure.dpi": DPI, "savefig.dpi": DPI,
                       "savefig.bbox": "tight", "font.size": 11, "axes.titlesize": 11, "axes.labelsize": 11,
                       "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.fontsize": 10,
                       "legend.title_fontsize": 10, "figure.titlesize": 12})
+
+
+def _label_legend(legend) -> None:
+    """Legend entries named as the book names them (``clean_accuracy_minority`` reads
+    "clean, minority half"; :func:`tsimb.tables.label`)."""
+    if legend is None:
+        return
+    for text in legend.get_texts():
+        text.set_text(label(text.get_text()))
 
 
 def _figure(obj) -> plt.Figure:
@@ -108,6 +130,7 @@ def plot_per_class_metric(table: pd.DataFrame, hue: str = "method", col: str | N
                        height=3, aspect=1.5, sharex=False)
     grid.set_axis_labels("class (label)", prefix.rstrip("_"))
     sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(5, rows[hue].nunique()), title=None)
+    _label_legend(grid.legend)
     return legible(grid)
 
 
@@ -119,7 +142,11 @@ def plot_metric_vs(table: pd.DataFrame, x: str, metric: str, hue: str = "method"
         ax.set_xscale("log")
         ax.set_xticks(sorted(rows[x].unique()))
         ax.get_xaxis().set_major_formatter(plt.matplotlib.ticker.ScalarFormatter())
-    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_ylabel(label(metric))
+    ax.set_xlabel(label(x))
+    if ax.get_legend() is not None:
+        ax.get_legend().set_title(label(hue))
+        _label_legend(ax.get_legend())
     return legible(ax)
 
 
@@ -193,7 +220,9 @@ def plot_robustness(table: pd.DataFrame, methods: Iterable[str], metrics: Iterab
                        kind="bar", errorbar=("pi", 100), height=height,
                        aspect=MAX_WIDTH_IN / min(n_panels, 3) / height, col_wrap=min(n_panels, 3))
     grid.set_axis_labels("accuracy", "")
+    grid.set_titles(col_template="{col_name}")
     sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(metrics), title=None)
+    _label_legend(grid.legend)
     return legible(grid)
 
 
@@ -214,7 +243,7 @@ def plot_beside_paper(table: pd.DataFrame, paper: pd.DataFrame, methods: Iterabl
         published = paper[paper["metric"] == metric].set_index("method")["value"].reindex(methods)
         ax.scatter(published.values, range(len(methods)), marker="D", color="black", zorder=5,
                    label="paper (published)")
-        ax.set_title(metric.replace("_accuracy", "").replace("_", " "))
+        ax.set_title(label(metric))
         ax.set_xlim(0, 1)
     grid.figure.legend(*grid.axes.flat[0].get_legend_handles_labels(), loc="lower center",
                        bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)

@@ -91,12 +91,31 @@ def test_flag_runs_marks_constant_predictors_and_outlying_seeds():
     assert flag_runs(healthy, "clean_accuracy", ["dataset", "method"]).empty
 
 
-def test_beside_paper_grid_puts_the_papers_value_in_brackets_only_where_it_has_one():
+def test_beside_paper_grid_gives_ours_and_the_papers_value_in_labelled_rows():
     from tsimb.evaluation import beside_paper_grid
 
     ours = pd.DataFrame([dict(dataset=d, method=m, seed=s, metric="balanced_accuracy", value=v + 0.1 * s)
                          for d, v in (("A", 0.5), ("B", 0.2)) for m in ("none", "ibgan") for s in (0, 1)])
     paper = pd.DataFrame([dict(dataset="A", method="ibgan", metric="balanced_accuracy", value=0.6)])
-    grid = beside_paper_grid(ours, paper, "balanced_accuracy")
-    assert grid.loc["ibgan", "A"] == "55.0 ± 7.1 (60.0)"
-    assert grid.loc["none", "B"] == "25.0 ± 7.1"  # no published value: no brackets
+    grid = beside_paper_grid(ours, paper, "balanced_accuracy", order=(["ibgan", "none"], ["B", "A"]))
+    assert grid.index.names == ["method", "source"] and grid.columns.tolist() == ["B", "A"]
+    assert grid.loc[("ibgan", "ours"), "A"] == "55.0 ± 7.1"
+    assert grid.loc[("ibgan", "paper"), "A"] == 60.0
+    assert pd.isna(grid.loc[("ibgan", "paper"), "B"])  # the paper has no value there: shown as "—"
+    assert ("none", "paper") not in grid.index  # no published row at all: not shown
+    assert grid.index.tolist()[:2] == [("ibgan", "ours"), ("ibgan", "paper")]
+
+
+def test_beside_paper_labels_each_metric_ours_and_paper():
+    from tsimb.evaluation import beside_paper
+
+    ours = pd.DataFrame([dict(method=m, seed=s, metric=k, value=0.9 + 0.01 * s)
+                         for m in ("none", "spec-den") for k in ("clean_accuracy", "fgsm_accuracy") for s in (0, 1)])
+    paper = pd.DataFrame([dict(method="none", metric="clean_accuracy", value=1.0)])
+    table = beside_paper(ours, paper, ["method"], ["clean_accuracy", "fgsm_accuracy"])
+    assert table.columns.names == ["metric", "source"]
+    assert table.columns.tolist() == [("clean_accuracy", "ours"), ("clean_accuracy", "paper"),
+                                      ("fgsm_accuracy", "ours"), ("fgsm_accuracy", "paper")]
+    assert table.loc["none", ("clean_accuracy", "ours")] == "90.5 ± 0.7"
+    assert table.loc["none", ("clean_accuracy", "paper")] == 100.0
+    assert pd.isna(table.loc["spec-den", ("clean_accuracy", "paper")])

@@ -226,8 +226,9 @@ def flag_runs(table: pd.DataFrame, metric: str, siblings: Iterable[str], drop: f
 
 def beside_paper(ours: pd.DataFrame, paper: pd.DataFrame, index: list[str], metrics: Iterable[str],
                  scale: float = 100, digits: int = 1) -> pd.DataFrame:
-    """One row per ``index`` value: for each metric, ours as ``mean ± sd`` over seeds and
-    the paper's published value, in adjacent columns labelled as such."""
+    """One row per ``index`` value; for each metric two columns, ``(metric, "ours")``: ours as
+    ``mean ± sd`` over seeds, and ``(metric, "paper")``: the paper's published value (NaN
+    where it has none). The column levels are named ``metric`` and ``source``."""
     metrics = list(metrics)
     rows = ours[ours["metric"].isin(metrics)]
     stats = rows.groupby([*index, "metric"])["value"].agg(["mean", "std", "count"]).reset_index()
@@ -238,43 +239,52 @@ def beside_paper(ours: pd.DataFrame, paper: pd.DataFrame, index: list[str], metr
     wide = merged.pivot(index=index, columns="metric", values=["ours", "paper"])
     wide = wide.reorder_levels([1, 0], axis=1)
     wide = wide[[(m, source) for m in metrics for source in ("ours", "paper")]]
-    wide.columns = [f"{m.replace('_accuracy', '')}: {'ours' if s == 'ours' else 'paper (published)'}"
-                    for m, s in wide.columns]
+    wide.columns = wide.columns.set_names(["metric", "source"])
     return wide
 
 
 def beside_paper_grid(ours: pd.DataFrame, paper: pd.DataFrame, metric: str, rows: str = "method",
                       columns: str = "dataset", scale: float = 100, digits: int = 1,
-                      row_order: Iterable[str] | None = None, column_order: Iterable[str] | None = None
-                      ) -> pd.DataFrame:
-    """One ``metric`` as a ``rows`` x ``columns`` grid: ours as ``mean ± sd`` over seeds, the
-    paper's published value in brackets where it has one (the IB-GAN chapter's Tables 1
-    and 4 beside ours). ``paper`` is tidy with the same ``rows``/``columns`` keys. With
-    ``row_order`` / ``column_order`` the grid has exactly those rows and columns, in that
-    order, cells without runs empty."""
+                      order: tuple[Iterable[str], Iterable[str]] | None = None) -> pd.DataFrame:
+    """One ``metric`` as a grid, ``rows`` x ``columns`` (the IB-GAN chapter's Tables 1 and 4
+    beside ours): two rows per ``rows`` value, labelled ``"ours"`` (``mean ± sd`` over seeds)
+    and ``"paper"`` (the published value, NaN where the paper has none). ``paper`` is tidy
+    with the same ``rows``/``columns`` keys; ``order`` gives the order of the row and
+    column values (default: sorted)."""
     stats = ours[ours["metric"] == metric].groupby([rows, columns])["value"].agg(["mean", "std"])
-    published = paper[paper["metric"] == metric].set_index([rows, columns])["value"]
-    cells = {key: f"{m * scale:.{digits}f} ± {sd * scale:.{digits}f}"
-             + (f" ({published[key] * scale:.{digits}f})" if key in published.index else "")
-             for key, m, sd in zip(stats.index, stats["mean"], stats["std"].fillna(0.0))}
-    grid = pd.Series(cells).unstack()
-    if row_order is not None or column_order is not None:
-        grid = grid.reindex(index=None if row_order is None else list(row_order),
-                            columns=None if column_order is None else list(column_order)).fillna("")
-    return grid
+    ours_cells = pd.Series([f"{m * scale:.{digits}f} ± {sd * scale:.{digits}f}"
+                            for m, sd in zip(stats["mean"], stats["std"].fillna(0.0))], index=stats.index)
+    published = (paper[paper["metric"] == metric].set_index([rows, columns])["value"] * scale).round(digits)
+    both = pd.concat({"ours": ours_cells.astype(object), "paper": published.astype(object)}, names=["source"])
+    grid = both.unstack(columns).reorder_levels([1, 0]).sort_index()
+    row_order, column_order = (order if order is not None else
+                               (grid.index.get_level_values(0).unique(), grid.columns))
+    grid = grid.reindex(pd.MultiIndex.from_product([list(row_order), ["ours", "paper"]], names=[rows, "source"]))
+    grid = grid.reindex(columns=list(column_order))
+    grid.columns.name = None
+    return grid.dropna(how="all")
 
 
 def claims_table(claims: pd.DataFrame) -> pd.DataFrame:
     """The claims table a chapter shows, from :func:`check_claims`: one row per claim with
-    the paper's and our difference, our 95% confidence interval and seed sd (percentage
-    points), the data sets that agree, the p-value, the smallest detectable difference, and
-    the verdict before and after Holm's correction."""
-    points = {c: (100 * claims[c]).round(1) for c in ("paper_difference", "our_difference", "our_sd", "mde")}
-    ci = [f"{100 * lo:+.1f} to {100 * hi:+.1f}" if np.isfinite(lo) else "—"  # not run
-          for lo, hi in zip(claims["ci_low"], claims["ci_high"])]
-    shown = claims.assign(**points, p_value=claims["p_value"].round(4), ci=ci)
-    shown = shown.rename(columns={"paper_difference": "paper", "our_difference": "ours", "ci": "95% CI",
-                                  "our_sd": "sd", "p_value": "p", "datasets_holding": "sets agreeing",
-                                  "mde": "detectable", "verdict_holm": "after Holm"})
-    columns = ["claim", "paper", "ours", "95% CI", "sd", "sets agreeing", "p", "detectable", "verdict", "after Holm"]
-    return shown[columns].set_index("claim")
+    the paper's difference, ours with its 95% confidence interval (percentage points), the
+    data sets that agree, the p-value, the smallest difference the design detects, and the
+    verdict before and after Holm's correction over the table's claims."""
+    def ours(mean: float, low: float, high: float) -> str:
+        if not np.isfinite(mean):
+            return "—"  # not run
+        interval = f" ({100 * low:+.1f} to {100 * high:+.1f})" if np.isfinite(low) else ""
+        return f"{100 * mean:+.1f}{interval}"
+
+    shown = pd.DataFrame({
+        "claim": claims["claim"],
+        "paper": (100 * claims["paper_difference"]).round(1),
+        "ours (95% CI)": [ours(m, lo, hi) for m, lo, hi in zip(claims["our_difference"], claims["ci_low"],
+                                                                claims["ci_high"])],
+        "sets agreeing": claims["datasets_holding"],
+        "p": claims["p_value"].round(4),
+        "detectable": (100 * claims["mde"]).round(1),
+        "verdict": claims["verdict"],
+        "after Holm": claims["verdict_holm"],
+    })
+    return shown.set_index("claim")

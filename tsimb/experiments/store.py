@@ -108,12 +108,34 @@ def _refuse_constant(name: str) -> None:
 
 
 def default_store_dir() -> Path | None:
-    """``$TSIMB_STORE``, else ``book/runs`` of the source checkout tsimb runs from, else None
-    (an installed copy without the book: every run is computed, into the local cache)."""
+    """``$TSIMB_STORE``, else ``book/runs`` of the source checkout tsimb runs from, else the
+    copy of it installed with the package (:func:`installed_store_dir`: a pip or Colab
+    install reads the book's results too), else None (every run is computed, into the cache)."""
     if os.environ.get(STORE_ENV):
         return Path(os.environ[STORE_ENV]).expanduser()
     folder = Path(__file__).resolve().parents[2] / "book" / "runs"
-    return folder if folder.is_dir() else None
+    return folder if folder.is_dir() else installed_store_dir()
+
+
+INSTALLED_STORE = "share/tsimb/runs"  # where the wheel installs book/runs (pyproject's data-files)
+
+
+def installed_store_dir() -> Path | None:
+    """The folder of the run store installed with the package (the wheel carries
+    ``book/runs/*.jsonl`` as data files under ``<prefix>/share/tsimb/runs``, wherever pip's
+    scheme puts ``<prefix>``: a venv, ``--user``, Colab's system Python), or None."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        files = distribution("tsimb").files or []
+    except PackageNotFoundError:
+        return None
+    for file in files:
+        if file.name.endswith(".jsonl") and "/".join(file.parts[-4:-1]) == INSTALLED_STORE:
+            folder = Path(file.locate()).resolve().parent
+            if folder.is_dir():
+                return folder
+    return None
 
 
 def default_store() -> "RunStore | None":
