@@ -173,6 +173,21 @@ def test_every_chapter_follows_the_template(notebook):
     assert problem is None, f"book/{notebook}.py does not follow book/STYLE.md: {problem}"
 
 
+@pytest.mark.parametrize("notebook", [*WRITTEN, "intro"])
+def test_no_chapter_defines_a_function_or_class(notebook):
+    """Chapters are narratives over the library: logic lives in tsimb, with its tests."""
+    import ast
+
+    for cell in jupytext.read(BOOK / f"{notebook}.py").cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        defined = [node.name for node in ast.walk(ast.parse(source))
+                   if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
+                   and hasattr(node, "name")]
+        assert not defined, f"book/{notebook}.py defines {defined}: move them into tsimb, with tests"
+
+
 def _chapter(*markdown: str):
     """A percent-format notebook of these markdown cells."""
     cells = ["# %% [markdown]\n" + "\n".join(f"# {line}".rstrip() for line in cell.splitlines()) + "\n"

@@ -28,6 +28,7 @@ class NormedLinear(nn.Module):
 
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()
+        self.in_features, self.out_features = in_features, out_features
         # uniform, then every column rescaled to unit norm as the reference code does
         # (kaidic/LDAM-DRW): the forward pass ignores the scale, but a weight of norm ~6
         # would turn several times slower under Adam or SGD
