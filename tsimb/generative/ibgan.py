@@ -12,10 +12,14 @@ recovers ``I`` element-wise (eq. 2.5); the classifier learns from real series an
 
 Where the paper is silent or ambiguous, the choices (each also in the docstring concerned):
 
-* sec. 2.2.1 weighs each series by ``(1/w_y) / sum_y 1/w_y``; read per series this makes the
-  resampled half class-balanced, ``w'_y = 1/|Y|`` (``prior="inverse"``, the default). Sec. 2.1
-  instead asks for ``w'_y = (1/|Y| - alpha w_y) / (1 - alpha)``, which makes the alpha-mix of
-  real and synthetic series balanced (``prior="complement"``).
+* the prior ``w'_y`` of the resampled half. Sec. 2.1 asks for
+  ``w'_y = (1/|Y| - alpha w_y) / (1 - alpha)``, which makes the alpha-mix of real and
+  synthetic series balanced, and sec. 2.2.1 says the two sources "together" are balanced:
+  ``prior="complement"``, the default. Sec. 2.2.1's per-series weights
+  ``(1/w_y) / sum 1/w_y`` allow two other readings, kept as an ablation: per series they
+  make the resampled half alone balanced, ``w'_y = 1/|Y|`` (``"inverse"``; the real half
+  then tilts the mix towards the majority), and read per class they give
+  ``w'_y`` proportional to ``1/w_y`` (``"inverse-per-class"``).
 * ``alpha`` (eqs. 2.3, 2.6) has no value in the paper: ``None`` takes half the admissible bound
   ``1 / (|Y| max_y w_y)`` of sec. 2.1 (0.5 on balanced data); a given value is checked.
 * ``d_y(x)`` of eq. 2.6 is per sample but the discriminator is element-wise: the per-sample
@@ -55,7 +59,8 @@ from ..train import Callback, FitState, History, fit
 from .steps import GenerativeStep, adam, update
 from .networks import ConditionalGenerator, MaskDiscriminator
 
-Prior = Literal["inverse", "complement"]
+Prior = Literal["complement", "inverse", "inverse-per-class"]
+PRIORS: tuple[str, ...] = ("complement", "inverse", "inverse-per-class")
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ class IBGANSettings:
 
     pmiss: float = 0.1
     alpha: float | None = None
-    prior: Prior = "inverse"
+    prior: Prior = "complement"
     epochs: int = 20
     batch_size: int = 32
     lr_g: float = 2e-4
@@ -91,8 +96,9 @@ class IBGANSettings:
             raise ValueError(f"pmiss must lie in [0, 1] (the share of masked entries, sec. 2.2.2), got {self.pmiss!r}")
         if self.alpha is not None and not 0.0 < self.alpha < 1.0:
             raise ValueError(f"alpha must lie in (0, 1) (eq. 2.3) or be None, got {self.alpha!r}")
-        if self.prior not in ("inverse", "complement"):
-            raise ValueError(f"prior must be 'inverse' (sec. 2.2.1) or 'complement' (sec. 2.1), got {self.prior!r}")
+        if self.prior not in PRIORS:
+            raise ValueError(f"prior must be one of {PRIORS} (sec. 2.1 and the readings of sec. 2.2.1), "
+                             f"got {self.prior!r}")
         check_positive(self, ("epochs", "batch_size", "hidden", "embed_dim"), ("lr_g", "lr_d", "lr_c", "max_weight"))
         if not math.isfinite(self.g_class_weight):
             raise ValueError(f"g_class_weight must be finite, got {self.g_class_weight!r}")
@@ -119,12 +125,16 @@ def resolve_alpha(alpha: float | None, counts: np.ndarray) -> float:
     return float(alpha)
 
 
-def synthetic_prior(counts: np.ndarray, alpha: float, prior: Prior = "inverse") -> np.ndarray:
-    """The class prior ``w'_y`` of the resampled half: ``1/|Y|`` (sec. 2.2.1, ``"inverse"``) or
-    ``(1/|Y| - alpha w_y) / (1 - alpha)`` (sec. 2.1, ``"complement"``), Deng et al. (2022)."""
+def synthetic_prior(counts: np.ndarray, alpha: float, prior: Prior = "complement") -> np.ndarray:
+    """The class prior ``w'_y`` of the resampled half (Deng et al. 2022):
+    ``(1/|Y| - alpha w_y) / (1 - alpha)`` (sec. 2.1, ``"complement"``: real and synthetic
+    together balanced), ``1/|Y|`` (sec. 2.2.1 read per series, ``"inverse"``) or proportional
+    to ``1/w_y`` (sec. 2.2.1 read per class, ``"inverse-per-class"``)."""
     w = class_prior(counts)
     if prior == "inverse":
         return np.full(w.size, 1.0 / w.size)
+    if prior == "inverse-per-class":
+        return (1.0 / w) / (1.0 / w).sum()
     return (1.0 / w.size - alpha * w) / (1.0 - alpha)
 
 
@@ -195,10 +205,13 @@ class IBGANStep(GenerativeStep):
     """One IB-GAN minibatch (Deng et al. 2022, sec. 2.2.3, eq. 2.4): ``batch_size`` real series
     in epoch order and as many drawn again by the weighted resample (sec. 2.2.1), masked
     (sec. 2.2.2) and imputed; then D (eq. 2.5), C (eq. 2.6) and G updates, in that order.
-    Its losses: ``c_loss`` (the run's trace), ``d_loss``, ``g_loss``. Callbacks (schedules,
-    keep-best weights) act on the classifier C."""
+    Its losses: ``c_loss`` (the run's trace), ``d_loss``, ``g_loss``; then what tells whether
+    the discriminator weighs anything (eq. 2.6): ``d_imputed``, the mean probability D gives
+    an imputed entry of being imputed (0 when nothing is masked), and the mean and mean square
+    of the weights ``d/(1-d)`` of the resampled series (``w_mean``, ``w_square``). Callbacks
+    (schedules, keep-best weights) act on the classifier C."""
 
-    loss_names = ("c_loss", "d_loss", "g_loss")
+    loss_names = ("c_loss", "d_loss", "g_loss", "d_imputed", "w_mean", "w_square")
 
     def __init__(self, model: IBGAN, x_all: torch.Tensor, y_all: torch.Tensor, counts: np.ndarray,
                  generator: torch.Generator) -> None:
@@ -239,7 +252,8 @@ class IBGANStep(GenerativeStep):
         g_adv = (F.softplus(fake_logits) * mask).sum() / mask.sum().clamp_min(1.0)
         g_loss = g_adv + s.g_class_weight * F.cross_entropy(C(fake), ys)
         g_loss = update(self.opt_g, g_loss) if s.pmiss > 0 else g_loss.detach()  # pmiss=0: G has no say in X'
-        return torch.stack([c_loss, d_loss, g_loss]), idx.numel()
+        d_imputed = (torch.sigmoid(fake_logits.detach()) * mask).sum() / mask.sum().clamp_min(1.0)
+        return torch.stack([c_loss, d_loss, g_loss, d_imputed, w_d.mean(), w_d.square().mean()]), idx.numel()
 
 
 def fit_ibgan(X: np.ndarray, y: np.ndarray, *, n_classes: int, classifier: nn.Module,
