@@ -3,6 +3,7 @@ and the run command's checks that come before any run (issues 20 and 21)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -144,6 +145,17 @@ def test_user_errors_are_one_line_and_exit_2(env, argv, needle, monkeypatch, cap
     assert_user_error(*cli([*argv, *store], capsys)[::2], needle)
 
 
+def test_python_m_tsimb_prints_the_message_alone_and_exits_2(tmp_path):
+    # the issue's own command, end to end through __main__
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TSIMB_")}
+    result = subprocess.run([sys.executable, "-m", "tsimb", "run", "baselines", "--store", str(tmp_path)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300,
+                            env={**env, "TSIMB_PROFILE": "bogus"})
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "tsimb: error: unknown profile 'bogus' (from $TSIMB_PROFILE); choose one of quick, full"]
+
+
 def test_a_store_that_is_a_file_or_missing_is_one_line(tmp_path, capsys, no_compute):
     a_file = tmp_path / "passwd"
     a_file.write_text("root:x:0:0\n")
@@ -176,8 +188,8 @@ def test_out_is_checked_before_any_run(where, tiny, capsys, no_compute):
 # subcommand, alone or together; never a traceback and never a computed run.
 CHAPTERS = ["baselines", "ode-augmentation", "ib-gan"]
 GRIDS = {"main", "sweep", "ldam_schedule", "paper", "beyond", "imbalanced", "long", "trained", "pmiss", "quality"}
-OPTIONS = [o for a in build_parser()._subparsers._group_actions[0].choices.values() for a in a._actions
-           for o in a.option_strings]
+OPTIONS = [option for sub in build_parser()._subparsers._group_actions[0].choices.values()
+           for action in sub._actions for option in action.option_strings]
 junk = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12)
 value = junk.filter(lambda s: not s.startswith("-"))  # a value argparse does not take for an option
 
@@ -279,6 +291,15 @@ def test_generated_bad_arguments_are_one_line_and_exit_2(data, tiny, monkeypatch
             patch.setenv(name, text)
         code, out, err = cli(argv, capsys)
     assert_user_error(code, err)
+
+
+def test_a_bug_keeps_its_traceback(tiny, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug in tsimb, not the user's mistake")
+
+    monkeypatch.setattr(runner, "execute", broken)
+    with pytest.raises(ZeroDivisionError):
+        main(["run", "baselines", "--grid", "sweep", "--store", str(tiny / "runs")])
 
 
 # ----- run: grids once, Ctrl-C, nothing to compute -----------------------------------

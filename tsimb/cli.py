@@ -234,7 +234,9 @@ def _run(args: argparse.Namespace) -> int:
 
     module = chapter_module(args.chapter)
     profile = resolve_profile(args.profile)
-    run_threads(), get_device()  # a bad $TSIMB_THREADS or $TSIMB_DEVICE: refused now, not after a run
+    # a bad $TSIMB_THREADS or $TSIMB_DEVICE: refused now, not after the first run
+    run_threads()
+    get_device()
     folder = args.store or default_store_dir()
     if folder is None:
         raise UserError("no run store: pass --store DIR (or set TSIMB_STORE)")

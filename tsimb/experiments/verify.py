@@ -138,6 +138,8 @@ def rotation_turn(commit: str) -> int:
     clone) a number drawn from the commit id; without a commit, today's date."""
     if not commit or commit == "unknown":
         return date.today().toordinal()
+    if commit.startswith("-"):  # never an option to git
+        return _seed(commit)
     root = str(Path(__file__).resolve().parents[2])
     try:
         git = ["git", "-C", root]
