@@ -135,7 +135,7 @@ def test_bench_refuses_zero_repeats_or_epochs(flag, capsys):
     from tsimb.cli import main
 
     assert main(["bench", flag, "0"]) == 2
-    assert f"{flag} must be at least 1" in capsys.readouterr().err
+    assert f"argument {flag}: must be at least 1" in capsys.readouterr().err
 
 
 def test_unknown_names_get_the_closest_known_ones():

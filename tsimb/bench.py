@@ -43,7 +43,17 @@ def _sync(device: torch.device) -> None:
 
 def benchmark(n: int = 256, channels: int = 1, length: int = 128, classes: int = 4, epochs: int = 5,
               batch_size: int = 32, repeats: int = 3, device: str | None = None) -> dict[str, float]:
-    """Median samples/second of ``fit`` and the bare loop over ``repeats`` alternating runs."""
+    """Median samples/second of ``fit`` and the bare loop over ``repeats`` alternating runs.
+
+    Raises ``ValueError`` for a size or count below 1, or fewer series than classes
+    (every class gets at least one series)."""
+    for name, value in dict(n=n, channels=channels, length=length, classes=classes, epochs=epochs,
+                            batch_size=batch_size, repeats=repeats).items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"benchmark: {name} must be a whole number of at least 1, got {value!r}")
+    if classes < 2 or n < classes:
+        raise ValueError(f"benchmark: n={n} series for {classes} classes; it needs at least 2 classes "
+                         f"and one series per class (n >= {max(classes, 2)})")
     dev = get_device(device)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, channels, length)).astype(np.float32)

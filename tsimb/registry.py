@@ -18,7 +18,7 @@ def closest(kind: str, name: object, choices: Iterable[str], n: int = 3) -> str:
     choices = list(choices)
     lowered = {c.lower(): c for c in choices}
     hits = difflib.get_close_matches(str(name).lower(), list(lowered), n=n, cutoff=0.6)
-    hint = f"; did you mean {' or '.join(repr(lowered[h]) for h in hits)}?" if hits else ""
+    hint = f"; did you mean {' or '.join(repr(lowered[h]) for h in hits)}?" if hits else "."
     listed = ", ".join(choices) if len(choices) <= 30 else ", ".join(choices[:30]) + ", ..."
     return f"unknown {kind} {name!r}{hint} Choose one of: {listed}"
 

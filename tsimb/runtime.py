@@ -1,14 +1,18 @@
-"""Device choice, seeding and reproducible CPU numerics, shared by every chapter."""
+"""Device choice, seeding and reproducible CPU numerics, shared by every chapter.
+
+torch and numpy are imported inside the functions: ``import tsimb`` imports this module
+to pin the CPU numerics, and must stay light (``python -m tsimb --help`` answers at once).
+"""
 
 from __future__ import annotations
 
 import os
 import random
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import numpy as np
-import torch
+if TYPE_CHECKING:
+    import torch
 
 # Bit-for-bit reproducibility across x86-64 CPUs. oneDNN (PyTorch's CPU convolutions)
 # dispatches to AVX-512 kernels where the CPU has them and to AVX2 kernels elsewhere, and
@@ -36,9 +40,11 @@ def pin_cpu_numerics() -> None:
 def get_device(prefer: str | torch.device | None = None) -> torch.device:
     """``prefer`` if given, else ``$TSIMB_DEVICE``, else CUDA when present, else the CPU.
 
-    Raises ``ValueError`` naming the setting for a device name torch does not know or a
-    CUDA device on a machine without one.
+    Raises ``ValueError`` naming the setting for a device name torch does not know, or a
+    CUDA or MPS device on a machine without one.
     """
+    import torch
+
     if isinstance(prefer, torch.device):
         name, origin = str(prefer), "device"
     else:
@@ -52,6 +58,9 @@ def get_device(prefer: str | torch.device | None = None) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"{origin}={name!r} asks for CUDA, but this machine has no CUDA device; "
                          f"use 'cpu' or unset {DEVICE_ENV}")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{origin}={name!r} asks for Apple's MPS, but this machine has none; "
+                         f"use 'cpu' or unset {DEVICE_ENV}")
     if device.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"{origin}={name!r}: tsimb runs on 'cpu', 'cuda' or 'mps'")
     return device
@@ -64,6 +73,9 @@ def seed_everything(seed: int) -> None:
     count; on CUDA a few kernels have no deterministic version and PyTorch warns instead
     of failing.
     """
+    import numpy as np
+    import torch
+
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -76,6 +88,8 @@ def threads(n: int | None) -> Iterator[None]:
     """Run the block with ``n`` intra-op CPU threads (``None``: unchanged). The thread
     count changes how reductions are split, hence the last bits of a result, so stored
     runs record it and re-executions use the same."""
+    import torch
+
     if n is None:
         yield
         return

@@ -62,8 +62,7 @@ def test_cli_datasets_lists_bundled_and_downloads(capsys):
 def test_cli_rejects_unknown_chapter():
     from tsimb.cli import main
 
-    with pytest.raises(SystemExit):
-        main(["run", "no-such-chapter"])
+    assert main(["run", "no-such-chapter"]) == 2
 
 
 def test_benchmark_reports_both_loops():
@@ -125,7 +124,7 @@ def test_verify_re_executes_stored_runs_and_fails_on_a_tampered_metric(tmp_path,
     args = ["verify", "baselines", "--store", str(store.folder), "--sample", "3"]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "baselines: re-executed 3 stored run(s), 3 match" in out and "3 passed, 0 failed" in out
+    assert "baselines: 3 stored run(s) checked, 3 match" in out and "3 passed, 0 failed" in out
 
     path = store.path("baselines")
     lines = path.read_text().splitlines()
@@ -143,14 +142,15 @@ def test_verify_replays_long_runs_and_compares_their_trace(tmp_path):
     from tsimb.experiments.verify import verify
 
     store = _tiny_store(tmp_path)
-    report = verify(["baselines"], sample=3, store=store, full_seconds=0.0, replay_epochs=1)
-    assert report["ok"].all() and report["mode"].str.startswith("replay 1 epochs, exact").all()
+    report = verify(["baselines"], sample=3, store=store, full_seconds=0.0, replay_epochs=1, budget=0.0)
+    assert report["ok"].all() and report["mode"].str.startswith("replay 1 epochs: trace checked, metrics not").all()
     path = store.path("baselines")
     records = [json.loads(line) for line in path.read_text().splitlines()]
     for record in records:
         record["trace"][0] *= 1.001
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    report = verify(["baselines"], sample=3, store=RunStore(store.folder), full_seconds=0.0, replay_epochs=1)
+    report = verify(["baselines"], sample=3, store=RunStore(store.folder), full_seconds=0.0, replay_epochs=1,
+                    budget=0.0)
     assert not report["ok"].any() and report["detail"].str.contains("epoch 0 loss").all()
 
 

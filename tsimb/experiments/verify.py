@@ -1,41 +1,60 @@
-"""``python -m tsimb verify``: re-execute a sample of a chapter's stored runs and compare.
+"""``python -m tsimb verify``: re-execute stored runs of each chapter and compare with the store.
 
 What it proves: the code at this commit, on this machine, still computes the stored
 numbers. Every stored run records its numerics (device kind, CPU kernel ISA cap,
-threads, torch version; see :func:`tsimb.experiments.runner.numerics`).
+threads, torch version; see :func:`tsimb.experiments.runner.numerics`). For each chapter
+it checks ``sample`` runs (3 by default):
 
-* A run made with the same numerics as here, that took at most ``full_seconds``, is
-  re-executed in full: every metric and every epoch's training loss must be equal, bit
-  for bit.
-* Any other run (a long one, or one made on a GPU) is *replayed*: its first
-  ``replay_epochs`` epochs are trained again, from the same seed, and their losses are
-  compared with the stored trace: exactly where the numerics match, else within a
-  relative ``tolerance`` (2% by default: the first epochs of a GPU-made run agree with
-  the CPU's to about 1e-4; a changed loss, model, data set or seed moves them by more).
+* **The rotation's run**, re-executed in full whatever its length: every metric and every
+  epoch's training loss must be equal, bit for bit. It is drawn from the chapter's
+  *rotation pool*, every run made with this machine's numerics whose stored wall time is
+  at most ``budget`` seconds (90 by default), taking the run at the commit's position in
+  the git history: successive commits take successive runs, so over as many commits as
+  the pool has runs, every metric of every run in it is re-computed.
+* **One run of the uncorrected reference and one of the chapter's own method**, then random
+  ones, drawn with the commit as seed. Each is re-executed in full when it was made with
+  this machine's numerics and took at most ``full_seconds``; otherwise it is *replayed*:
+  its first ``replay_epochs`` epochs are trained again from the same seed and their
+  losses compared with the stored trace (exactly where the numerics match, else within a
+  relative ``tolerance``, 2% by default: the first epochs of a GPU-made run agree with the
+  CPU's to about 1e-4). A replay checks the trace, not the metrics.
 
-The sample is deterministic: it is drawn with the commit as seed, so successive commits
-cover the grid, and it always holds a run of the chapter's uncorrected reference and
-one of its own method.
+Records that no page serves are left out and reported: runs of another code version
+(``config["version"]`` is not the chapter's ``CODE_VERSION``; the chapters ask for runs
+of the current version only) and lines of another chapter. A run without provenance can
+only be replayed within the tolerance (how it was made is unknown) and is reported too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import subprocess
+from collections import Counter
 from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..runtime import get_device
 from . import experiment, written_chapters
+from .experiment import Experiment
 from .runner import execute, git_commit, numerics
 from .store import RunStore, StoreError, default_store, default_store_dir
 
 FULL_SECONDS = 20.0
+BUDGET = 90.0  # fits a 100-epoch ODE run on TwoLeadECG (20-80 s): 82 of that chapter's 86 runs
 REPLAY_EPOCHS = 2
-SAMPLE = 4
+SAMPLE = 3
 TOLERANCE = 0.02
+
+FULL_MODE = "full: metrics and trace, exact"
+
+
+def replay_mode(epochs: int, exact: bool, tolerance: float) -> str:
+    return f"replay {epochs} epochs: trace checked, metrics not ({'exact' if exact else f'within {tolerance:.0%}'})"
 
 
 @dataclass
@@ -45,35 +64,133 @@ class Check:
     dataset: str
     method: str
     seed: int
+    role: str  # rotation, reference, own method, random
     mode: str
     ok: bool
     detail: str
 
 
-def sample_runs(records: dict[str, dict], n: int, commit: str, reference: str,
-                own: tuple[str, ...], full_seconds: float = FULL_SECONDS) -> list[dict]:
-    """``n`` (at least 3) stored runs, drawn with ``commit`` as seed: one of the
-    ``reference`` method, one of an ``own`` method, the rest at random. Skipped runs are
-    not drawn (there is nothing to compare), nor runs without a training trace (the
-    IB-GAN chapter's generation-quality scores) unless they can be re-executed in full
-    here: at most ``full_seconds`` long, made with this machine's numerics."""
+def _provenance(record: dict) -> dict:
+    prov = record.get("provenance")
+    return prov if isinstance(prov, dict) else {}
+
+
+def _threads(record: dict) -> int:
+    threads = _provenance(record).get("threads")
+    return threads if isinstance(threads, int) and threads >= 1 else 1
+
+
+def stored_seconds(record: dict) -> float:
+    """The run's stored wall time (infinite where it is not recorded)."""
+    seconds = _provenance(record).get("seconds")
+    return float(seconds) if isinstance(seconds, (int, float)) and math.isfinite(seconds) else math.inf
+
+
+def made_here(record: dict) -> bool:
+    """Whether the run was made with this machine's numerics, so that re-executing it with
+    its thread count must give the same bits."""
+    stored = _provenance(record).get("numerics")
+    return stored is not None and stored == numerics(get_device(), _threads(record))
+
+
+def screen(module: Experiment, records: dict[str, dict]) -> tuple[dict[str, dict], list[str]]:
+    """The records of chapter ``module`` (its :class:`Experiment`) that verify draws from, and one note for each kind
+    it leaves out or can check only partly."""
+    version = module.code_version
+    kept: dict[str, dict] = {}
+    chapters: Counter = Counter()
+    versions: Counter = Counter()
+    for key, record in records.items():
+        config = record.get("config")
+        if not isinstance(config, dict) or config.get("chapter") != module.chapter:
+            chapters[str(config.get("chapter")) if isinstance(config, dict) else "none"] += 1
+        elif version is not None and config.get("version") != version:
+            versions[str(config.get("version"))] += 1
+        else:
+            kept[key] = record
+    notes = []
+    if chapters:
+        notes.append(f"{sum(chapters.values())} line(s) of another chapter ({', '.join(sorted(chapters))}) "
+                     "are not this chapter's runs: left out")
+    if versions:
+        notes.append(f"{sum(versions.values())} run(s) of another code version ({', '.join(sorted(versions))}; "
+                     f"this code is {version}) are not served by the chapter: left out, not verified")
+    bare = sum(not _provenance(r) for r in kept.values())
+    if bare:
+        notes.append(f"{bare} run(s) have no provenance: they can only be replayed within the tolerance")
+    return kept, notes
+
+
+def rotation_pool(records: dict[str, dict], budget: float = BUDGET) -> list[dict]:
+    """The runs the rotation goes through, in a fixed order (by key): not skipped, made with
+    this machine's numerics, and at most ``budget`` seconds long when stored."""
+    return [records[k] for k in sorted(records) if "skipped" not in records[k]
+            and made_here(records[k]) and stored_seconds(records[k]) <= budget]
+
+
+def _seed(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:12], 16)
+
+
+def rotation_turn(commit: str) -> int:
+    """The rotation's position for ``commit``: the number of commits up to it, so successive
+    commits of a branch take successive runs. Without that history (no git, a shallow
+    clone) a number drawn from the commit id; without a commit, today's date."""
+    if not commit or commit == "unknown":
+        return date.today().toordinal()
+    if commit.startswith("-"):  # never an option to git
+        return _seed(commit)
+    root = str(Path(__file__).resolve().parents[2])
+    try:
+        git = ["git", "-C", root]
+        shallow = subprocess.run([*git, "rev-parse", "--is-shallow-repository"], capture_output=True, text=True,
+                                 timeout=10, check=True).stdout.strip()
+        count = subprocess.run([*git, "rev-list", "--count", commit], capture_output=True, text=True,
+                               timeout=10, check=True).stdout.strip()
+        if shallow == "false" and count.isdigit():
+            return int(count)
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return _seed(commit)
+
+
+def draw(records: dict[str, dict], n: int, commit: str, reference: str, own: tuple[str, ...],
+         full_seconds: float = FULL_SECONDS, budget: float = BUDGET,
+         turn: int | None = None) -> list[tuple[str, dict]]:
+    """``n`` runs to check, each with its role: the rotation's run (position ``turn``, by
+    default drawn from ``commit``), one of the ``reference`` method, one of an ``own``
+    method, then random ones (drawn with ``commit`` as seed). Skipped runs are not drawn
+    (there is nothing to compare), nor, outside the rotation, runs without a training
+    trace (the IB-GAN chapter's generation-quality scores) unless they can be re-executed
+    in full here: at most ``full_seconds`` long, made with this machine's numerics."""
+    chosen: list[tuple[str, dict]] = []
+    pool = rotation_pool(records, budget)
+    if n >= 1 and pool:
+        chosen.append(("rotation", pool[(_seed(commit) if turn is None else turn) % len(pool)]))
+
     def checkable(record: dict) -> bool:  # a run without a trace can only be re-executed exactly, here
-        prov = record.get("provenance", {})
-        return bool(record.get("trace")) or (prov.get("seconds", math.inf) <= full_seconds and prov.get(
-            "numerics") == numerics(get_device(), int(prov.get("threads") or 1)))
+        return bool(record.get("trace")) or (stored_seconds(record) <= full_seconds and made_here(record))
+
+    def free(record: dict) -> bool:
+        return all(record is not other for _, other in chosen)
 
     usable = [records[k] for k in sorted(records) if "skipped" not in records[k] and checkable(records[k])]
-    rng = np.random.default_rng(int(hashlib.sha256(commit.encode()).hexdigest()[:12], 16))
-    chosen: list[dict] = []
-    for wanted in ((reference,), own):
-        pool = [r for r in usable if r["config"].get("method") in wanted and r not in chosen]
-        if pool:
-            chosen.append(pool[rng.integers(len(pool))])
-    rest = [r for r in usable if r not in chosen]
-    extra = max(n, 3) - len(chosen)
+    rng = np.random.default_rng(_seed(commit))
+    for role, wanted in (("reference", (reference,)), ("own method", own)):
+        picks = [r for r in usable if r["config"].get("method") in wanted and free(r)]
+        if len(chosen) < n and picks:
+            chosen.append((role, picks[rng.integers(len(picks))]))
+    rest = [r for r in usable if free(r)]
+    extra = n - len(chosen)
     if extra > 0 and rest:
-        chosen += [rest[i] for i in rng.choice(len(rest), size=min(extra, len(rest)), replace=False)]
+        chosen += [("random", rest[i]) for i in rng.choice(len(rest), size=min(extra, len(rest)), replace=False)]
     return chosen
+
+
+def sample_runs(records: dict[str, dict], n: int, commit: str, reference: str, own: tuple[str, ...],
+                full_seconds: float = FULL_SECONDS, budget: float = BUDGET, turn: int | None = None) -> list[dict]:
+    """The records :func:`draw` picks, without their roles."""
+    return [record for _, record in draw(records, n, commit, reference, own, full_seconds, budget, turn)]
 
 
 def _close(a: float, b: float, exact: bool, tolerance: float) -> bool:
@@ -81,74 +198,133 @@ def _close(a: float, b: float, exact: bool, tolerance: float) -> bool:
 
 
 def verify_run(chapter: str, record: dict, full_seconds: float = FULL_SECONDS,
-               replay_epochs: int = REPLAY_EPOCHS, tolerance: float = TOLERANCE) -> Check:
-    """Re-execute or replay one stored run and compare (see the module docstring)."""
-    exp = experiment(chapter)
-    config, prov = record["config"], record["provenance"]
-    threads = int(prov.get("threads") or 1)
-    same = prov.get("numerics") == numerics(get_device(), threads)
-    check = Check(chapter, record["key"], str(config.get("dataset")), str(config.get("method")),
-                  int(config.get("seed", -1)), "", True, "")
-    if same and prov.get("seconds", math.inf) <= full_seconds:
-        check.mode = "full, exact"
-        new = execute(exp.run_one, config, threads)
-        problems = [f"{name}: stored {value!r}, now {new['metrics'].get(name)!r}"
-                    for name, value in record["metrics"].items() if new["metrics"].get(name) != value]
-        problems += [f"metric {name!r} is new" for name in new["metrics"] if name not in record["metrics"]]
-        if record.get("trace") and new["trace"] != record["trace"]:
-            problems.append("the training-loss trace differs")
-    else:
-        epochs = min(replay_epochs, len(record.get("trace") or []))
-        check.mode = f"replay {epochs} epochs, " + ("exact" if same else f"within {tolerance:.0%}")
-        if epochs == 0:
-            return Check(**{**check.__dict__, "ok": False, "detail": "no stored trace to replay"})
-        new = execute(exp.run_one, config, threads, epochs=epochs)
-        problems = [f"epoch {i} loss: stored {a!r}, now {b!r}"
-                    for i, (a, b) in enumerate(zip(record["trace"][:epochs], new["trace"]))
-                    if not _close(a, b, same, tolerance)]
-        if len(new["trace"]) < epochs:
-            problems.append(f"the replay trained {len(new['trace'])} epochs, not {epochs}")
+               replay_epochs: int = REPLAY_EPOCHS, tolerance: float = TOLERANCE,
+               full: bool | None = None, role: str = "") -> Check:
+    """Re-execute or replay one stored run and compare (see the module docstring). ``full``
+    forces a full re-execution (True) or a replay (False); by default a run made here that
+    took at most ``full_seconds`` is re-executed in full. A full re-execution needs this
+    machine's numerics; without them the run is replayed."""
+    module = experiment(chapter)
+    config = record["config"]
+    threads = _threads(record)
+    same = made_here(record)
+    seed = config.get("seed", -1)
+    check = Check(chapter, str(record.get("key")), str(config.get("dataset")), str(config.get("method")),
+                  seed if isinstance(seed, int) else -1, role, "", True, "")
+    trace = record.get("trace") or []
+    try:
+        if same and (full if full is not None else stored_seconds(record) <= full_seconds):
+            check.mode = FULL_MODE
+            new = execute(module.run_one, config, threads)
+            stored = record.get("metrics", {})
+            problems = [f"{name}: stored {value!r}, now {new['metrics'].get(name)!r}"
+                        for name, value in stored.items() if new["metrics"].get(name) != value]
+            problems += [f"metric {name!r} is new" for name in new["metrics"] if name not in stored]
+            if trace and new["trace"] != trace:
+                problems.append("the training-loss trace differs")
+        else:
+            epochs = min(replay_epochs, len(trace))
+            check.mode = replay_mode(epochs, same, tolerance)
+            if epochs == 0:
+                check.ok, check.detail = False, "no stored trace to replay, and it cannot be re-executed exactly here"
+                return check
+            new = execute(module.run_one, config, threads, epochs=epochs)
+            problems = [f"epoch {i} loss: stored {a!r}, now {b!r}"
+                        for i, (a, b) in enumerate(zip(trace[:epochs], new["trace"]))
+                        if not _close(a, b, same, tolerance)]
+            if len(new["trace"]) < epochs:
+                problems.append(f"the replay trained {len(new['trace'])} epochs, not {epochs}")
+    except Exception as error:  # a stored configuration this code cannot run is a failed check
+        problems = [f"re-executing it raised {type(error).__name__}: {error}"]
     check.ok = not problems
     check.detail = "; ".join(problems) if problems else "matches"
     return check
 
 
+def _check_settings(sample: int, full_seconds: float, replay_epochs: int, tolerance: float, budget: float) -> None:
+    for name, value in dict(sample=sample, replay_epochs=replay_epochs).items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"verify: {name} must be a whole number of at least 1, got {value!r}")
+    for name, value in dict(full_seconds=full_seconds, tolerance=tolerance, budget=budget).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+            raise ValueError(f"verify: {name} must be a number of at least 0, got {value!r}")
+
+
 def verify(chapters: list[str] | None = None, sample: int = SAMPLE, store: RunStore | None = None,
            commit: str | None = None, full_seconds: float = FULL_SECONDS, replay_epochs: int = REPLAY_EPOCHS,
-           tolerance: float = TOLERANCE) -> pd.DataFrame:
-    """Verify a sample of every chapter's stored runs; one row per run checked."""
+           tolerance: float = TOLERANCE, budget: float = BUDGET) -> pd.DataFrame:
+    """Verify ``sample`` stored runs of every chapter (see the module docstring); one row per
+    run checked. ``report.attrs["notes"]`` holds, per chapter, what the rotation covered
+    and what was left out.
+
+    Raises ``ValueError`` for an unknown or planned chapter or a bad setting, and
+    :class:`StoreError` when the store folder does not exist; both before any run."""
+    _check_settings(sample, full_seconds, replay_epochs, tolerance, budget)
     store = store or default_store()
     if store is None:
         raise StoreError("no run store to verify: pass one (or set TSIMB_STORE)")
+    modules = {name: experiment(name) for name in chapters or written_chapters()}
+    if not store.folder.is_dir():
+        raise StoreError(f"no run store at {store.folder}: "
+                         f"{'it is not a folder' if store.folder.exists() else 'that folder does not exist'}; "
+                         "pass --store DIR, the folder holding the chapters' .jsonl files (or set TSIMB_STORE)")
     commit = (commit or git_commit()).removesuffix("+dirty")
-    rows = []
-    for chapter in chapters or written_chapters():
-        exp = experiment(chapter)
-        records = store.records(exp.chapter)
+    turn = rotation_turn(commit)
+    rows, notes = [], {}
+    for chapter, module in modules.items():
+        records = store.records(module.chapter)
         if not records:
-            rows.append(Check(chapter, "-", "-", "-", -1, "-", False, f"no stored runs in {store.path(chapter)}"))
+            rows.append(Check(chapter, "-", "-", "-", -1, "-", "-", False,
+                              f"no stored runs in {store.path(module.chapter)}: nothing to verify"))
             continue
-        for record in sample_runs(records, sample, f"{commit}/{chapter}", exp.reference_method,
-                                  tuple(exp.own_methods), full_seconds):
-            rows.append(verify_run(chapter, record, full_seconds, replay_epochs, tolerance))
-    return pd.DataFrame([r.__dict__ for r in rows])
+        usable, notes[chapter] = screen(module, records)
+        pool = rotation_pool(usable, budget)
+        drawn = draw(usable, sample, f"{commit}/{chapter}", module.reference_method, tuple(module.own_methods),
+                     full_seconds, budget, turn)
+        if pool:
+            over = sum(stored_seconds(r) > budget for r in usable.values() if "skipped" not in r)
+            notes[chapter].insert(0, f"rotation turn {turn}: run {turn % len(pool) + 1} of the {len(pool)} "
+                                     f"within the {budget:g} s budget re-executed in full"
+                                     + (f"; {over} longer run(s) are never drawn by the rotation" if over else ""))
+        else:
+            notes[chapter].insert(0, f"no run re-executed in full by the rotation: none was made with this "
+                                     f"machine's numerics within the {budget:g} s budget")
+        for role, record in drawn:
+            rows.append(verify_run(chapter, record, full_seconds, replay_epochs, tolerance,
+                                   full=True if role == "rotation" else None, role=role))
+    report = pd.DataFrame([r.__dict__ for r in rows], columns=list(Check.__dataclass_fields__))
+    report.attrs["notes"] = notes
+    return report
 
 
 def verify_cli(args) -> int:
+    """``python -m tsimb verify``: print the report; 0 when every check matches, 1 otherwise.
+    A user error (unknown chapter, no store, bad setting) raises before any run."""
+    get_device()  # a bad $TSIMB_DEVICE is refused before anything runs
     folder = args.store or default_store_dir()
     if folder is None:
-        print("no run store: pass --store DIR (or set TSIMB_STORE)")
-        return 2
+        raise StoreError("no run store: pass --store DIR (or set TSIMB_STORE)")
     report = verify(args.chapters or None, args.sample or SAMPLE, RunStore(folder), args.commit,
-                    args.full_seconds if args.full_seconds is not None else FULL_SECONDS,
-                    args.replay_epochs or REPLAY_EPOCHS)
-    with pd.option_context("display.max_colwidth", 120, "display.width", 200):
-        print(report.drop(columns=["detail"]).to_string(index=False))
-    for chapter, part in report.groupby("chapter", sort=False):
-        print(f"{chapter}: re-executed {len(part)} stored run(s), {int(part['ok'].sum())} match")
-    failed = report[~report["ok"]]
-    for row in failed.itertuples():
-        print(f"MISMATCH {row.chapter} run {row.key} ({row.dataset}, {row.method}, seed {row.seed}): {row.detail}")
-    passed, n_failed = int(report["ok"].sum()), len(failed)
-    print(f"verify: {passed} passed, {n_failed} failed")
-    return 1 if n_failed else 0
+                    FULL_SECONDS if args.full_seconds is None else args.full_seconds,
+                    args.replay_epochs or REPLAY_EPOCHS, budget=BUDGET if args.budget is None else args.budget)
+    checked = report[report["key"] != "-"]
+    if len(checked):
+        with pd.option_context("display.max_colwidth", 120, "display.width", 250):
+            print(checked.drop(columns=["detail"]).to_string(index=False))
+    for chapter, part in checked.groupby("chapter", sort=False):
+        full = int((part["mode"] == FULL_MODE).sum())
+        print(f"{chapter}: {len(part)} stored run(s) checked, {int(part['ok'].sum())} match; "
+              f"{full} re-executed in full (metrics and trace checked), "
+              f"{len(part) - full} replayed (trace checked, metrics not)")
+    for chapter, lines in report.attrs.get("notes", {}).items():
+        for line in lines:
+            print(f"NOTE {chapter}: {line}")
+    for row in report[~report["ok"]].itertuples():
+        if row.key == "-":
+            print(f"FAILED {row.chapter}: {row.detail}")
+        else:
+            print(f"MISMATCH {row.chapter} run {row.key} ({row.dataset}, {row.method}, seed {row.seed}, "
+                  f"{row.mode}): {row.detail}")
+    passed, failed = int(report["ok"].sum()), int((~report["ok"]).sum())
+    print(f"verify: {passed} passed, {failed} failed")
+    return 1 if failed else 0

@@ -15,6 +15,7 @@ Explained in the book's chapter *Baselines*, section "Models".
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -167,7 +168,16 @@ MODELS.add("lstm", LSTMClassifier, "LSTM classifier (IB-GAN paper, appendix)")
 def build_model(name: str, in_channels: int, n_classes: int, length: int | None = None,
                 normed_head: bool = False) -> Classifier:
     """A classifier by name from :data:`MODELS`: ``fcn``, ``resnet``, ``cnn``, ``mlp``
-    (needs ``length``) or ``lstm``."""
+    (needs ``length``) or ``lstm``. Raises ``ValueError`` for an unknown name (with the
+    closest ones) and for sizes that are not whole numbers of at least 1."""
+    if not isinstance(name, str):
+        raise ValueError(f"the model name must be a string, one of {', '.join(MODELS)}; got {name!r}")
+    sizes = dict(in_channels=in_channels, n_classes=n_classes) | ({} if length is None else dict(length=length))
+    for what, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"build_model({name!r}): {what} must be a whole number of at least 1, got {value!r}")
+    in_channels, n_classes = int(in_channels), int(n_classes)
+    length = None if length is None else int(length)
     model = MODELS[name.lower()]
     if model is MLP:
         if length is None:

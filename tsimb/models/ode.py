@@ -12,6 +12,7 @@ to [0, 1]. A multichannel series is modelled as one system (``f`` maps ``(z, t)`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,6 +86,13 @@ def fit_odenet(X: np.ndarray, *, epochs: int = 30, batch_size: int = 64, lr: flo
     validate_series(X)
     if X.shape[2] < 2:
         raise ValueError("series need at least two time steps")
+    for name, value in dict(epochs=epochs, batch_size=batch_size).items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"fit_odenet: {name} must be a whole number of at least 1, got {value!r}")
+    for name, value, low in (("lr", lr, "above 0"), ("weight_decay", weight_decay, "at least 0")):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value) \
+                or (value <= 0 if name == "lr" else value < 0):
+            raise ValueError(f"fit_odenet: {name} must be a finite number {low}, got {value!r}")
     device = get_device(device)
     torch.manual_seed(seed)
     odenet = ODENet(X.shape[1], X.shape[2]).to(device)

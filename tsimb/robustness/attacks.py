@@ -176,6 +176,8 @@ def attack_array(model: Classifier, X: np.ndarray, y: np.ndarray | None, attack:
                  bounds: Bounds = None, batch_size: int = 512, seed: int = 0) -> np.ndarray:
     """Attack a whole array in batches on the model's device; returns a numpy array."""
     validate_series(X, y)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"attack_array: batch_size must be a whole number of at least 1, got {batch_size!r}")
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
     X_t = torch.as_tensor(X, dtype=torch.float32, device=device)

@@ -138,6 +138,8 @@ def predict_proba(model: Classifier, X: np.ndarray, batch_size: int = 1024,
                   device: torch.device | str | None = None) -> np.ndarray:
     """Class probabilities ``(n, K)`` from ``model`` in evaluation mode (its mode is restored)."""
     validate_series(X)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"predict_proba: batch_size must be a whole number of at least 1, got {batch_size!r}")
     device = next(model.parameters()).device if device is None else get_device(device)
     X_t = torch.as_tensor(X, dtype=torch.float32, device=device)
     with evaluating(model.to(device)):
@@ -149,6 +151,8 @@ def predict_proba(model: Classifier, X: np.ndarray, batch_size: int = 1024,
 def extract_features(model: Classifier, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Penultimate features ``(n, feature_dim)`` (for PCA / t-SNE plots, Feat-Sim, SRAT)."""
     validate_series(X)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"extract_features: batch_size must be a whole number of at least 1, got {batch_size!r}")
     X_t = torch.as_tensor(X, dtype=torch.float32, device=next(model.parameters()).device)
     with evaluating(model):
         return torch.cat([model.features(xb) for xb in X_t.split(batch_size)]).cpu().numpy()

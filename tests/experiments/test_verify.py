@@ -1,0 +1,150 @@
+"""``tsimb verify``: the rotation that re-executes every run in turn, the replays' label,
+records of another code version or chapter, and a store that is not there (issue 20)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tsimb.cli import main
+from tsimb.data import Imbalance
+from tsimb.experiments import baselines as experiment
+from tsimb.experiments import provenance_line
+from tsimb.experiments.runner import numerics, run_grid
+from tsimb.experiments.store import RunStore, StoreError, config_key
+from tsimb.experiments.verify import FULL_MODE, draw, rotation_pool, rotation_turn, verify, verify_run
+from tsimb.runtime import get_device
+from tsimb.train import Budget
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tiny_store(folder: Path, methods=("none", "ldam-drw", "ros")) -> RunStore:
+    """One cheap baselines run per method in a fresh store (about a second each)."""
+    store = RunStore(folder)
+    configs = [experiment._config("ItalyPowerDemand", Imbalance("step", 10), "cnn", method, 0,
+                                  Budget(epochs=2, batch_size=16)) for method in methods]
+    run_grid(configs, experiment.run_one, chapter="baselines", store=store, cache=None, write="store",
+             progress=False)
+    return store
+
+
+def rewrite(store: RunStore, edit) -> list[dict]:
+    """Apply ``edit(record)`` to every line of the baselines file; returns the records."""
+    path = store.path("baselines")
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for record in records:
+        edit(record)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return records
+
+
+def fake(i: int, seconds: float, method: str = "x", where: str | None = None, trace=(0.5,)) -> dict:
+    return dict(key=f"k{i:02d}", config=dict(method=method, seed=i), metrics={"m": 1.0}, trace=list(trace),
+                provenance=dict(seconds=seconds, threads=1, numerics=where or numerics(get_device(), 1)))
+
+
+def test_the_rotation_takes_every_run_within_the_budget_once_over_successive_commits():
+    records = {r["key"]: r for r in [fake(i, seconds) for i, seconds in enumerate([1, 5, 30, 89, 91, 400, 2])]}
+    records["k07"] = fake(7, 1.0, where="cuda/H100/torch2.13")  # made elsewhere: cannot be re-executed exactly
+    records["k08"] = {**fake(8, 1.0), "skipped": "too few series"}
+    pool = [r["key"] for r in rotation_pool(records, budget=90)]
+    assert pool == ["k00", "k01", "k02", "k03", "k06"]
+    taken = [draw(records, 1, "c", "none", ("x",), budget=90, turn=turn)[0] for turn in range(100, 100 + len(pool))]
+    assert all(role == "rotation" for role, _ in taken)
+    assert sorted(r["key"] for _, r in taken) == pool  # each once, in as many commits as the pool has runs
+
+
+def test_rotation_turns_count_commits_so_successive_commits_take_successive_runs():
+    git = ["git", "-C", str(ROOT)]
+    try:
+        shallow = subprocess.run([*git, "rev-parse", "--is-shallow-repository"], capture_output=True, text=True,
+                                 check=True).stdout.strip()
+        count = int(subprocess.run([*git, "rev-list", "--count", "HEAD"], capture_output=True, text=True,
+                                   check=True).stdout)
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        pytest.skip("not a git checkout")
+    if shallow != "false" or count < 2:
+        pytest.skip("a shallow clone has no history to count")
+    assert rotation_turn("HEAD") == count and rotation_turn("HEAD~1") == count - 1
+    assert rotation_turn("not-a-commit") == rotation_turn("not-a-commit")  # drawn from the id, stable
+
+
+def test_the_sample_size_is_honoured_not_replaced():
+    records = {r["key"]: r for r in [fake(i, 1.0, method=m) for i, m in enumerate(["none", "x", "y", "z"])]}
+    roles = {n: [role for role, _ in draw(records, n, "c", "none", ("x",), turn=3)] for n in (1, 2, 3, 4)}
+    assert roles == {1: ["rotation"], 2: ["rotation", "reference"], 3: ["rotation", "reference", "own method"],
+                     4: ["rotation", "reference", "own method", "random"]}
+
+
+def test_verify_re_executes_the_rotation_run_in_full_and_catches_an_edited_metric(tmp_path, capsys):
+    # the issue's case: a metric edited in the store, every other sampled run replayed
+    store = tiny_store(tmp_path / "runs")
+    rewrite(store, lambda r: r["metrics"].update(balanced_accuracy=0.99))
+    report = verify(["baselines"], sample=3, store=RunStore(store.folder), full_seconds=0.0, replay_epochs=1)
+    rotation = report[report["role"] == "rotation"].iloc[0]
+    assert rotation["mode"] == FULL_MODE and not rotation["ok"]
+    assert "balanced_accuracy: stored 0.99" in rotation["detail"]
+    replays = report[report["role"] != "rotation"]
+    assert len(replays) == 2 and replays["ok"].all()
+    assert replays["mode"].str.contains("trace checked, metrics not").all()
+
+    code = main(["verify", "baselines", "--store", str(store.folder), "--full-seconds", "0", "--replay-epochs", "1"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "1 re-executed in full (metrics and trace checked), 2 replayed (trace checked, metrics not)" in out
+    assert f"MISMATCH baselines run {rotation['key']}" in out and "within the 90 s budget" in out
+
+
+def test_verify_leaves_out_and_reports_runs_of_another_code_version_or_chapter(tmp_path, capsys):
+    store = tiny_store(tmp_path / "runs", methods=("none", "ldam-drw"))
+    records = rewrite(store, lambda r: None)
+    old = json.loads(json.dumps(records[0]))
+    old["config"]["version"] = "baselines-0"
+    old["key"] = config_key(old["config"])
+    other = json.loads(json.dumps(records[1]))
+    other["config"] = {**other["config"], "chapter": "ib-gan"}
+    other["key"] = config_key(other["config"])
+    with open(store.path("baselines"), "a") as f:
+        f.write(json.dumps(old) + "\n" + json.dumps(other) + "\n")
+    report = verify(["baselines"], sample=10, store=RunStore(store.folder))
+    assert set(report["key"]) == {records[0]["key"], records[1]["key"]} and report["ok"].all()
+    notes = " ".join(report.attrs["notes"]["baselines"])
+    assert "1 run(s) of another code version (baselines-0; this code is baselines-3)" in notes
+    assert "1 line(s) of another chapter (ib-gan)" in notes
+
+
+def test_verify_run_reports_rather_than_crashes_on_a_foreign_or_bare_record(tmp_path):
+    store = tiny_store(tmp_path / "runs", methods=("none",))
+    record = next(iter(store.records("baselines").values()))
+    foreign = {**record, "config": {k: v for k, v in record["config"].items() if k != "params"}}
+    check = verify_run("baselines", foreign, full=True)
+    assert not check.ok and "raised KeyError" in check.detail
+    bare = {k: v for k, v in record.items() if k != "provenance"}
+    check = verify_run("baselines", bare, replay_epochs=1)
+    assert check.ok and "within 2%" in check.mode  # how it was made is unknown: a replay within the tolerance
+
+
+def test_provenance_line_counts_runs_without_provenance_instead_of_failing(tmp_path):
+    from tsimb.experiments import chapter_cost
+    from tsimb.experiments import ib_gan
+
+    store = RunStore(tmp_path / "runs")
+    config = ib_gan.grids("quick")["paper"][0]
+    store.append("ib-gan", dict(key=config_key(config), config=config, metrics={"balanced_accuracy": 0.5}, trace=[]))
+    line = provenance_line("ib-gan", "quick", store)
+    assert "1 stored run(s) without provenance" in line
+    assert chapter_cost("ib-gan", "quick", store)["runs"] == 1
+
+
+def test_verify_refuses_a_missing_store_and_bad_settings_before_any_run(tmp_path):
+    with pytest.raises(StoreError, match="that folder does not exist"):
+        verify(["baselines"], store=RunStore(tmp_path / "nowhere"))
+    for bad in (dict(sample=0), dict(replay_epochs=0), dict(full_seconds=float("nan")), dict(budget=-1.0)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            verify(["baselines"], store=RunStore(tmp_path), **bad)
+    with pytest.raises(ValueError, match="did you mean 'ode-augmentation'"):
+        verify(["ode-augmentaton"], store=RunStore(tmp_path))
