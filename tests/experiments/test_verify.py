@@ -122,7 +122,7 @@ def test_verify_leaves_out_and_reports_runs_of_another_code_version_or_chapter(t
 def test_verify_run_reports_rather_than_crashes_on_a_foreign_or_bare_record(tmp_path):
     store = tiny_store(tmp_path / "runs", methods=("none",))
     record = next(iter(store.records("baselines").values()))
-    foreign = {**record, "config": {k: v for k, v in record["config"].items() if k != "params"}}
+    foreign = {**record, "config": {k: v for k, v in record["config"].items() if k != "dataset"}}
     check = verify_run("baselines", foreign, full=True)
     assert not check.ok and "raised KeyError" in check.detail
     bare = {k: v for k, v in record.items() if k != "provenance"}
