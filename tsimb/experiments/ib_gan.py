@@ -21,6 +21,7 @@ import pandas as pd
 from ..data import Dataset, class_halves, drop_half_of_classes, dropped_classes, load_train_test
 from ..evaluation import Claim, evaluate
 from ..generative import GANSettings, IBGANSettings, discriminative_score, diversity, tstr_per_class
+from ..generative.ibgan import PRIORS
 from ..methods import Sampler, Trained
 from ..train import Budget, predict_proba
 from .experiment import Experiment
@@ -158,8 +159,9 @@ def score_generated(config: dict, sampler: Sampler, train: Dataset, test: Datase
 
 
 def _config(dataset: str, method: str, seed: int, budget: ClassifierBudget, settings: IBGANChapterSettings,
-            pmiss: float | None = None) -> dict:
+            pmiss: float | None = None, prior: str | None = None) -> dict:
     ibgan = settings.ibgan if pmiss is None else replace(settings.ibgan, pmiss=pmiss)
+    ibgan = ibgan if prior is None else replace(ibgan, prior=prior)
     return dict(chapter=CHAPTER, version=CODE_VERSION, dataset=dataset, imbalance="drop",
                 ratio=settings.drop_fraction, drop_fraction=settings.drop_fraction, min_keep=settings.min_keep,
                 classifier=budget.name, model=budget.model, method=method, seed=seed, budget=asdict(budget.budget),
@@ -192,6 +194,11 @@ def build_grids(s: IBGANChapterSettings) -> dict[str, list[dict]]:
         "quality": [{**_config(d, m, seed, trained, s, pmiss), "kind": "quality"} for d in s.quality_datasets
                     for m, pmiss in (*((g, None) for g in GANS), ("ibgan", None), ("ibgan", 1.0))
                     for seed in s.quality_seeds],
+        # the three readings of the synthetic prior (sec. 2.1 and 2.2.1), paper budget; the
+        # default's runs are the paper grid's
+        "prior": [_config(d, "ibgan", seed, paper, s, prior=prior) for d in s.datasets for prior in PRIORS
+                  if prior != s.ibgan.prior for seed in s.seeds]
+        + [_config(d, "ibgan", seed, paper, s) for d in s.datasets for seed in s.seeds],
     }
 
 
