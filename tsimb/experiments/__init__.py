@@ -165,6 +165,16 @@ def chapter_cost(chapter: str, profile: str | None = None, store: RunStore | Non
     return dict(runs=len(records), missing=missing, cpu_minutes=minutes["cpu"], gpu_minutes=minutes["cuda"])
 
 
+def stored_seconds(chapter: str, profile: str | None = None, store: RunStore | None = None,
+                   **where: object) -> list[float]:
+    """The wall seconds of the stored runs of a chapter's grids under ``profile`` whose
+    configuration has every ``where`` value (e.g. ``method="out-sign-grad"``): what such a
+    run costs, from the store's provenance rather than typed into a page."""
+    records, _ = _stored_records(chapter, profile, store)
+    return [float(r["provenance"]["seconds"]) for r in records if "provenance" in r
+            and all(r["config"].get(key) == value for key, value in where.items())]
+
+
 def running_note(chapter: str, profile: str | None = None, store: RunStore | None = None) -> str:
     """The "Running this chapter" paragraph (Markdown): the profile, what its stored runs
     cost on a CPU and on a GPU, and how to recompute them."""
@@ -188,4 +198,4 @@ def running_note(chapter: str, profile: str | None = None, store: RunStore | Non
 
 __all__ = ["Experiment", "experiment", "PROFILES", "resolve_profile", "RunOutput", "SkipRun", "run_grid", "summarise", "format_summary", "mean_of",
            "describe_runs", "RunStore", "config_key", "default_store_dir", "default_run_cache_dir", "CHAPTERS",
-           "Chapter", "chapter_module", "chapter_table", "book_datasets", "book_dataset_table", "written_chapters", "provenance_line", "chapter_cost", "running_note"]
+           "Chapter", "chapter_module", "chapter_table", "book_datasets", "book_dataset_table", "written_chapters", "provenance_line", "chapter_cost", "running_note", "stored_seconds"]

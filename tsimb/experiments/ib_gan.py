@@ -226,5 +226,6 @@ EXPERIMENT = Experiment(
     chapter=CHAPTER, code_version=CODE_VERSION, settings=SETTINGS, build_grids=build_grids,
     used_datasets=used_datasets, score=score, split=split, score_generated=score_generated,
     bookkeeping=("chapter", "version", "budget", "gan", "ibgan_settings", "drop_fraction", "min_keep"),
+    derived={"prior": lambda config: (config.get("ibgan_settings") or {}).get("prior")},
     reference_method=REFERENCE_METHOD, own_methods=OWN_METHODS, claims=CLAIMS, paper_results=paper_results,
 )
