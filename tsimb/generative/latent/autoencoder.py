@@ -21,9 +21,9 @@ Choices where the dissertation is silent or wrong (the chapter lists them):
 * **R(theta)**: the dissertation calls it "the regularizer of the model parameters": the
   squared L2 norm of every parameter of E and Q (weight decay written into the loss, so the
   logged loss is eq. 2.3), ``Lambda_2 = param_weight = 1e-6``.
-* **Weights**: ``Lambda_1 = cluster_weight = 0.1``, ``lambda_1 = minority_weight = 1``,
-  ``lambda_2 = push_weight = 0.1`` (:class:`AutoencoderSettings`; measured on the digits
-  stand-in, see there). The dissertation reuses the symbols lambda/Lambda for different
+* **Weights**: ``Lambda_1 = cluster_weight = 0.005``, ``lambda_1 = minority_weight = 1``,
+  ``lambda_2 = push_weight = 0.1`` (:class:`AutoencoderSettings`: measured on the digits
+  stand-in, where heavier weights collapse each class to a point; see there). The dissertation reuses the symbols lambda/Lambda for different
   weights in eqs. 2.2-2.7; ours have names.
 * **Eq. 2.2's typo**: its minority sum runs over ``x_j`` but reads ``E(x_i)``; it is
   ``E(x_j)``.
@@ -40,7 +40,9 @@ Choices where the dissertation is silent or wrong (the chapter lists them):
   weights independent of the series' length, the division independent of the data's scale
   (1 on z-normalised series; the digits' pixels in [0, 1] have a variance of about 0.14),
   so one set of weights serves every data set. GL-GAN's G uses the same (eq. 2.6).
-* **Optimiser**: Adam (lr ``1e-3``), 50 epochs of minibatches of 32; no stopping rule.
+* **Optimiser**: Adam (lr ``1e-3``), 100 epochs of minibatches of 32; no stopping rule
+  (on the digits, 50 epochs left the decoded latent-SMOTE "7"s at a diversity of 0.12 of
+  the real ones', 100 at 0.51).
 * **SMOTE** (sec. 2.3.1.2): imbalanced-learn's, on the codes, topping every class up to the
   majority count: it draws the base code uniformly, so each minority code is the base of
   ``N = (n_maj - n_min) / n_min`` new codes on average rather than exactly ``N``; ``k``
@@ -82,21 +84,36 @@ class AutoencoderSettings:
     ``cluster_weight`` is eq. 2.3's ``Lambda_1`` (0: a plain autoencoder, the dissertation's
     "AE" of Fig. 2.5 and Kim et al.'s autoencoder), ``minority_weight`` and ``push_weight``
     eq. 2.2's ``lambda_1`` and ``lambda_2``, ``param_weight`` eq. 2.3's ``Lambda_2`` on
-    ``R(theta) = sum ||theta||^2``. Measured on the 8x8 digits "4" against "7"
-    (:func:`tsimb.data.load_digits_pair`, 200 epochs): with ``push_weight = 1`` the push
-    term wins, the codes pile up in two corners of the tanh cube and the decoded minority
-    series are near copies of one another; 0.1 separates the classes (no latent-SMOTE code
-    nearer a majority code than a minority one) while the reconstruction error stays within
-    about 10% of the plain autoencoder's.
+    ``R(theta) = sum ||theta||^2``.
+
+    Measured on the 8x8 digits, "4" (181) against "7" at ``r = 0.1`` (18;
+    :func:`tsimb.data.load_digits_pair`, :func:`tsimb.data.binary_pair`), 100 epochs, seed 0;
+    "separation" is the distance between the class centres over the mean within-class
+    spread, "diversity" the decoded latent-SMOTE minority series' mean pairwise distance
+    over the real minority's:
+
+    ===============================  ==========  ==============  =========  =========
+    ``cluster_weight, push_weight``  separation  reconstruction  diversity  saturated
+    ===============================  ==========  ==============  =========  =========
+    0 (plain autoencoder)            2.3         0.071           0.59       1%
+    0.005, 0.1 (the default)         5.4         0.073           0.51       2%
+    0.01, 0.1                        9.8         0.098           0.28       24%
+    ===============================  ==========  ==============  =========  =========
+
+    (reconstruction relative to the data's variance; saturated: codes with ``|z| > 0.99``).
+    Heavier weights (``0.1, 0.1`` and up, measured before the reconstruction was scaled)
+    collapse each class onto one corner of the tanh cube: the decoded minority series are
+    copies of one another (diversity 0). No latent-SMOTE code fell nearer a majority code
+    in any of these runs: the digits are separable without the clustering loss.
     """
 
     latent_dim: int = 16
     features: int = 64
     hidden: int = 32
-    epochs: int = 50
+    epochs: int = 100
     batch_size: int = 32
     lr: float = 1e-3
-    cluster_weight: float = 0.1
+    cluster_weight: float = 0.005
     minority_weight: float = 1.0
     push_weight: float = 0.1
     param_weight: float = 1e-6
