@@ -11,6 +11,7 @@ from .datasets import (
     validate_series,
     z_normalise,
 )
+from .digits import load_digits_pair
 from .imbalance import (
     PROTOCOLS,
     Imbalance,
@@ -45,5 +46,5 @@ __all__ = ["Votes",
     "PROTOCOLS", "Imbalance", "binary_pair", "class_halves", "drop_half_of_classes", "dropped_classes", "exponential_imbalance",
     "match_classes", "step_imbalance", "OVERSAMPLERS", "TooFewSeriesError", "oversample",
     "random_resample_index", "archive_names", "bundled_datasets", "dataset_table", "default_data_dir",
-    "is_cached", "load_dataset", "load_train_test",
+    "is_cached", "load_dataset", "load_train_test", "load_digits_pair",
 ]
