@@ -77,6 +77,15 @@ def _bench(args: argparse.Namespace) -> int:
         table = pd.DataFrame(benchmark_augment(repeats=args.repeats, device=args.device))
         print(table.to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
         return 0
+    if args.what == "adversarial":
+        import pandas as pd
+
+        from .bench import benchmark_adversarial
+
+        table = pd.DataFrame(benchmark_adversarial(n=args.n, length=args.length, epochs=args.epochs,
+                                                   batch_size=args.batch_size, device=args.device))
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        return 0
     if args.what == "gan":
         from .generative import benchmark_gan
 
@@ -114,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="re-execute runs that took at most this long in full (default 20)")
     verify.add_argument("--replay-epochs", type=int, default=None, help="epochs replayed otherwise (default 2)")
     bench = sub.add_parser("bench", help="fit versus a bare PyTorch loop (fit), augmentation and attack "
-                                         "throughput (augment), or one GAN epoch beside a classifier's (gan)")
-    bench.add_argument("what", nargs="?", choices=("fit", "augment", "gan"), default="fit")
+                                         "throughput (augment), one GAN epoch beside a classifier's (gan), "
+                                         "or one PGD-k adversarial epoch beside a natural one (adversarial)")
+    bench.add_argument("what", nargs="?", choices=("fit", "augment", "gan", "adversarial"), default="fit")
     bench.add_argument("--n", type=int, default=256)
     bench.add_argument("--length", type=int, default=128)
     bench.add_argument("--epochs", type=int, default=5)

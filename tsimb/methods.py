@@ -3,7 +3,8 @@
 Importing this module imports every method family, so the registry is complete: the classic
 corrections (:mod:`tsimb.train.baselines`), the ODE-guided and spectral augmentations
 (:mod:`tsimb.augment.training`), the GAN oversamplers and IB-GAN
-(:mod:`tsimb.generative.methods`). Which chapters use a method is read from the chapter
+(:mod:`tsimb.generative.methods`), adversarial training, DRCB and SRAT
+(:mod:`tsimb.robustness.training`). Which chapters use a method is read from the chapter
 registry (:func:`chapters_using`), not typed into docstrings.
 
 Adding a method: subclass :class:`Method` beside its implementation, give it a frozen
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from . import augment as _augment  # noqa: F401  (registers the augmentation methods)
 from . import generative as _generative  # noqa: F401  (registers the GAN methods)
+from . import robustness as _robustness  # noqa: F401  (registers the adversarial-training methods)
 from .train import METHODS, Method, Sampler, Trained, register, settings_from_config
 
 
