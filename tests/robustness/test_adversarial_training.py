@@ -25,7 +25,7 @@ from tsimb.robustness import (
     perturb,
     pgd,
 )
-from tsimb.robustness.training import drw_start
+from tsimb.robustness.training import class_weights, drw_start
 from tsimb.runtime import seed_everything
 from tsimb.train import Budget, Callback, FitState, fit
 
@@ -177,3 +177,21 @@ def test_the_adversarial_benchmark_reports_each_models_ratio():
     assert len(rows) == 1 and rows[0]["pgd_steps"] == 2
     assert rows[0]["natural_epoch_s"] > 0 and rows[0]["ratio"] == pytest.approx(
         rows[0]["adversarial_epoch_s"] / rows[0]["natural_epoch_s"])
+
+
+def test_under_weight_sets_the_ratio_of_figures_4_2_and_4_5():
+    counts = np.array([10, 10, 5, 2, 1])  # halves: well {0, 1, 2}, under {3, 4}
+    np.testing.assert_array_equal(class_weights(counts, AdversarialSettings(under_weight=78.0)),
+                                  [1, 1, 1, 78, 78])
+    np.testing.assert_allclose(class_weights(counts, AdversarialSettings()), class_balanced_weights(counts))
+    with pytest.raises(ValueError, match="under_weight"):
+        AdversarialSettings(under_weight=0.0)
+
+
+def test_natural_reweight_trains_on_clean_series_with_the_set_weights(tiny):
+    method = METHODS["natural-reweight"]
+    settings = AdversarialSettings(under_weight=50.0)
+    options = method.step_options(tiny, Budget(epochs=1), settings)
+    np.testing.assert_array_equal(options["class_weight"], [1.0, 50.0])
+    trained = method.train(tiny, model="cnn", budget=Budget(epochs=2, batch_size=8), settings=settings)
+    assert np.isfinite(trained.trace).all()

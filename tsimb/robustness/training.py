@@ -4,28 +4,33 @@ re-weighting with class-balanced weights (DRCB), and Separable Reweighted Advers
 Training (SRAT; Wang 2023, dissertation ch. 4, eqs. 4.11-4.13, Algorithm 4.1; ICDM 2022).
 Explained in the book's chapter on adversarial training under imbalance.
 
-Every method trains on PGD-k examples made afresh, per minibatch, from the model being
-trained (eq. 4.11's inner maximisation), never on the clean series, and is registered in
-:data:`tsimb.methods.METHODS`:
+Every adversarial method trains on PGD-k examples made afresh, per minibatch, from the
+model being trained (eq. 4.11's inner maximisation), never on the clean series; each method
+is registered in :data:`tsimb.methods.METHODS`:
 
-=================  ============  ===================  ======================================
-method             loss          class weights        the dissertation's row (Tables 4.1-4.7)
-=================  ============  ===================  ======================================
-``none``           CE            none, clean series   natural training (sec. 4.2; classic)
-``adv``            CE            none                 CE (PGD adversarial training)
-``adv-focal``      focal         none                 Focal
-``adv-ldam``       LDAM          none                 LDAM
-``adv-ros``        CE            none, random over-   (re-sampling, sec. 4.6; not in the
-                                 sampling first       tables)
-``adv-reweight``   CE            class-balanced       CB-Reweight
-``adv-cb-focal``   focal         class-balanced       CB-Focal
-``drcb-ce``        CE            deferred CB          DRCB-CE
-``drcb-focal``     focal         deferred CB          DRCB-Focal
-``drcb-ldam``      LDAM          deferred CB          DRCB-LDAM (Cao et al. 2019's LDAM-DRW)
-``srat-ce``        CE + L_sep    deferred CB          SRAT-CE
-``srat-focal``     focal + L_sep deferred CB          SRAT-Focal
-``srat-ldam``      LDAM + L_sep  deferred CB          SRAT-LDAM
-=================  ============  ===================  ======================================
+======================  =============  ======================  ==================================
+method                  loss           class weights           the dissertation's row
+======================  =============  ======================  ==================================
+``none``                CE             none, clean series      natural training (classic)
+``natural-reweight``    CE             class-balanced, clean   re-weighted natural training
+                                       series                  (sec. 4.2.2, Figure 4.2)
+``adv``                 CE             none                    CE (PGD adversarial training)
+``adv-focal``           focal          none                    Focal
+``adv-ldam``            LDAM           none                    LDAM
+``adv-ros``             CE             none, random over-      (re-sampling, sec. 4.6; not in
+                                       sampling first          the tables)
+``adv-reweight``        CE             class-balanced          CB-Reweight
+``adv-cb-focal``        focal          class-balanced          CB-Focal
+``drcb-ce``             CE             deferred CB             DRCB-CE
+``drcb-focal``          focal          deferred CB             DRCB-Focal
+``drcb-ldam``           LDAM           deferred CB             DRCB-LDAM (Cao et al.'s LDAM-DRW)
+``srat-ce``             CE + L_sep     deferred CB             SRAT-CE
+``srat-focal``          focal + L_sep  deferred CB             SRAT-Focal
+``srat-ldam``           LDAM + L_sep   deferred CB             SRAT-LDAM
+======================  =============  ======================  ==================================
+
+The rows are Tables 4.1-4.7's; "class-balanced" weights become a set ratio with
+``AdversarialSettings.under_weight`` (Figures 4.2 and 4.5).
 
 Choices where the dissertation is silent or that the transposition to series forces
 (each is a field of :class:`AdversarialSettings`, stored with every run):
@@ -82,7 +87,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..data import Dataset
+from ..data import Dataset, class_halves
 from ..data.resampling import random_resample_index
 from ..losses import CrossEntropy, DeferredReweighting, FocalLoss, LDAMLoss, class_balanced_weights
 from ..losses import separation_loss
@@ -126,6 +131,10 @@ class AdversarialSettings:
         cb_beta: the effective number's beta (Cui et al. 2019).
         drw_fraction: where deferred re-weighting starts, as a fraction of the epochs;
             ``None``: the budget's ``drw_fraction``.
+        under_weight: ``None``: class-balanced weights; a number: that weight for every
+            under-represented class (:func:`tsimb.data.class_halves`) and 1 for the
+            well-represented ones, in place of the class-balanced weights wherever a
+            variant weighs classes (the weight ratio that Figures 4.2 and 4.5 vary, 1 to 200).
     """
 
     eps: float = 0.1
@@ -140,6 +149,7 @@ class AdversarialSettings:
     ldam_scale: float = 30.0
     cb_beta: float = 0.9999
     drw_fraction: float | None = None
+    under_weight: float | None = None
 
     def __post_init__(self) -> None:
         def number(name: str, low: float, high: float = math.inf, *, open_low: bool = False) -> None:
@@ -167,6 +177,8 @@ class AdversarialSettings:
         number("cb_beta", 0.0, 1.0 - 1e-12)
         if self.drw_fraction is not None:
             number("drw_fraction", 0.0, 1.0)
+        if self.under_weight is not None:
+            number("under_weight", 0.0, open_low=True)
 
     @property
     def step(self) -> float:
@@ -232,16 +244,20 @@ class AdversarialStep(ClassifierStep):
 @dataclass(frozen=True)
 class Variant:
     """One row of the dissertation's tables: the loss (``"ce"``, ``"focal"``, ``"ldam"``),
-    the class weights (``"none"``, ``"cb"``: class-balanced from the first epoch, ``"drw"``:
-    class-balanced from the DRW epoch), random over-sampling first, the separation loss."""
+    the class weights (``"none"``, ``"cb"``: class-balanced, or ``under_weight``, from the
+    first epoch, ``"drw"``: from the DRW epoch), random over-sampling first, the separation
+    loss; ``natural``: no attack (the re-weighted natural training of sec. 4.2.2)."""
 
     loss: Literal["ce", "focal", "ldam"] = "ce"
     weights: Literal["none", "cb", "drw"] = "none"
     resample: bool = False
     separation: bool = False
+    natural: bool = False
 
 
 VARIANTS: dict[str, tuple[Variant, str]] = {
+    "natural-reweight": (Variant(weights="cb", natural=True),
+                         "natural training, class-balanced weights or a set weight ratio (sec. 4.2.2)"),
     "adv": (Variant(), "PGD adversarial training, cross entropy (Madry et al. 2018)"),
     "adv-focal": (Variant("focal"), "PGD adversarial training, focal loss"),
     "adv-ldam": (Variant("ldam"), "PGD adversarial training, LDAM loss"),
@@ -261,6 +277,18 @@ NORMED_HEAD = frozenset(name for name, (variant, _) in VARIANTS.items() if varia
 """LDAM's margins assume cosine logits (Cao et al. 2019, sec. 3.2): these build a cosine head."""
 
 
+def class_weights(counts: np.ndarray, settings: AdversarialSettings) -> np.ndarray:
+    """The class weights of the re-weighted variants: class-balanced from the effective
+    number (Cui et al. 2019; ``settings.cb_beta``), or, with ``settings.under_weight``, that
+    weight for the under-represented half of the classes (:func:`tsimb.data.class_halves`)
+    and 1 for the rest (Wang 2023, Figures 4.2 and 4.5)."""
+    if settings.under_weight is None:
+        return class_balanced_weights(counts, beta=settings.cb_beta)
+    weights = np.ones(len(counts))
+    weights[class_halves(counts)[1]] = settings.under_weight
+    return weights
+
+
 def drw_start(settings: AdversarialSettings, budget: Budget) -> int:
     """The epoch ``T_d`` from which deferred re-weighting (and the learning-rate drop) applies."""
     fraction = budget.drw_fraction if settings.drw_fraction is None else settings.drw_fraction
@@ -268,10 +296,11 @@ def drw_start(settings: AdversarialSettings, budget: Budget) -> int:
 
 
 class AdversarialMethod(Method):
-    """An adversarial-training method of :data:`VARIANTS`: the training set (re-sampled
-    for ``adv-ros``), its loss and class-weight schedule, a seeded classifier (a cosine head
-    for LDAM), and :class:`AdversarialStep` under the budget (Adam, the budget's learning
-    rate; for DRW one drop by ``budget.drw_lr_factor`` at ``T_d``)."""
+    """A method of :data:`VARIANTS`: the training set (re-sampled for ``adv-ros``), its loss
+    and class-weight schedule, a seeded classifier (a cosine head for LDAM), and
+    :class:`AdversarialStep` (a plain :class:`~tsimb.train.ClassifierStep` for
+    ``natural-reweight``) under the budget (Adam, the budget's learning rate; for DRW one
+    drop by ``budget.drw_lr_factor`` at ``T_d``)."""
 
     Settings = AdversarialSettings
     config_key = "adversarial"
@@ -293,7 +322,7 @@ class AdversarialMethod(Method):
         options: dict = {"loss": loss}
         class_weight: ClassWeight = None
         if variant.weights != "none":
-            weights = class_balanced_weights(counts, beta=settings.cb_beta)
+            weights = class_weights(counts, settings)
             if variant.weights == "cb":
                 class_weight = weights
             else:
@@ -316,8 +345,11 @@ class AdversarialMethod(Method):
         seed_everything(seed)
         classifier = build_model(model, train.n_channels, train.n_classes, train.length,
                                  normed_head=self.name in NORMED_HEAD)
-        step = AdversarialStep(classifier, X, y, attack=settings.attack(), seed=seed, device=device,
-                               lr=budget.lr, weight_decay=budget.weight_decay, **options)
+        common = dict(seed=seed, device=device, lr=budget.lr, weight_decay=budget.weight_decay)
+        if self.variant.natural:
+            step: ClassifierStep = ClassifierStep(classifier, X, y, **common, **options)
+        else:
+            step = AdversarialStep(classifier, X, y, attack=settings.attack(), **common, **options)
         history = fit(step, epochs=budget.epochs_for(epochs), batch_size=budget.batch_size_for(len(y)),
                       callbacks=budget.callbacks())
         return Trained(classifier, history)
