@@ -1,6 +1,7 @@
 """``python -m tsimb bench``: samples per second of :func:`tsimb.train.fit` against a bare
 PyTorch loop on the same data and model (ResNet), the number the foundation issue asks
-to keep within 10%."""
+to keep within 10%; augmentation and attack throughput; the cost of a PGD-k
+adversarial-training epoch relative to a natural one (``bench adversarial``)."""
 
 from __future__ import annotations
 
@@ -148,4 +149,40 @@ def benchmark_augment(sizes: tuple[tuple[int, int], ...] = ((32, 128), (128, 128
             seconds = _time(lambda: (fn(), _sync(dev)), repeats)
             rows.append({"what": name, "n": n, "length": length, "series_per_s": n / seconds,
                          "points_per_s": n * length / seconds})
+    return rows
+
+
+def benchmark_adversarial(models: tuple[str, ...] = ("fcn", "resnet"), steps: tuple[int, ...] = (1, 5, 10),
+                          n: int = 64, length: int = 128, epochs: int = 3, batch_size: int = 16,
+                          device: str | None = None) -> list[dict[str, float]]:
+    """Seconds of one PGD-k adversarial-training epoch (:class:`~tsimb.robustness.AdversarialStep`)
+    beside one natural epoch of the same model on the same data, and their ratio: what the
+    chapter on adversarial training under imbalance quotes for its budget. On a CPU the time
+    is the process's CPU time (with one thread, robust to other jobs on a shared machine);
+    on a GPU wall time. Each run is warmed up by one epoch first."""
+    from .robustness import AdversarialStep, pgd
+    from .train import ClassifierStep
+
+    dev = get_device(device)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, 1, length)).astype(np.float32)
+    y = np.arange(n) % 4
+    clock = time.perf_counter if dev.type == "cuda" else time.process_time
+    rows = []
+    for name in models:
+        seconds = {}
+        for k in (0, *steps):
+            seed_everything(0)
+            model = build_model(name, 1, 4)
+            step = (ClassifierStep(model, X, y, device=dev) if k == 0 else
+                    AdversarialStep(model, X, y, attack=pgd(eps=0.1, step=0.025, steps=k), device=dev))
+            fit(step, epochs=1, batch_size=batch_size, progress=False)
+            _sync(dev)
+            start = clock()
+            fit(step, epochs=epochs, batch_size=batch_size, progress=False)
+            _sync(dev)
+            seconds[k] = (clock() - start) / epochs
+        for k in steps:
+            rows.append({"model": name, "pgd_steps": k, "natural_epoch_s": seconds[0],
+                         "adversarial_epoch_s": seconds[k], "ratio": seconds[k] / seconds[0]})
     return rows

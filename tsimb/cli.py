@@ -170,7 +170,7 @@ def build_parser() -> Parser:
                     "data; --n, --length, --epochs, --batch-size apply). augment: series per second of "
                     "the ODE-guided augmentations, Spec-Den and the attacks. gan: one GAN epoch beside "
                     "a classifier's.")
-    bench.add_argument("what", nargs="?", choices=("fit", "augment", "gan"), default="fit",
+    bench.add_argument("what", nargs="?", choices=("fit", "augment", "gan", "adversarial"), default="fit",
                        help="what to time (default: fit)")
     bench.add_argument("--n", type=positive_int, default=256, help="fit: number of series (default 256)")
     bench.add_argument("--length", type=positive_int, default=128, help="fit: series length (default 128)")
@@ -305,6 +305,15 @@ def _bench(args: argparse.Namespace) -> int:
 
         table = pd.DataFrame(benchmark_augment(repeats=args.repeats, device=args.device))
         print(table.to_string(index=False, float_format=lambda v: f"{v:,.0f}"))
+        return 0
+    if args.what == "adversarial":
+        import pandas as pd
+
+        from .bench import benchmark_adversarial
+
+        table = pd.DataFrame(benchmark_adversarial(n=args.n, length=args.length, epochs=args.epochs,
+                                                   batch_size=args.batch_size, device=args.device))
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         return 0
     if args.what == "gan":
         from .generative import benchmark_gan

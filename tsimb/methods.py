@@ -5,8 +5,9 @@ corrections (:mod:`tsimb.train.baselines`), the ODE-guided and spectral augmenta
 (:mod:`tsimb.augment.training`), the GAN oversamplers and IB-GAN
 (:mod:`tsimb.generative.methods`), GL-GAN, its ablations and the latent adversarial
 augmentation (:mod:`tsimb.generative.latent`), the crowd-label methods
-(:mod:`tsimb.crowd.methods`). Which chapters use a method is read from the chapter registry
-(:func:`chapters_using`), not typed into docstrings.
+(:mod:`tsimb.crowd.methods`), adversarial training, DRCB and SRAT
+(:mod:`tsimb.robustness.training`). Which chapters use a method is read from the chapter
+registry (:func:`chapters_using`), not typed into docstrings.
 
 Adding a method: subclass :class:`Method` beside its implementation, give it a frozen
 ``Settings`` dataclass, call :func:`register`; ``tests/test_registries.py`` then checks it
@@ -19,6 +20,7 @@ from . import augment as _augment  # noqa: F401  (registers the augmentation met
 from . import crowd as _crowd  # noqa: F401  (registers the crowd-label methods)
 from . import generative as _generative  # noqa: F401  (registers the GAN methods)
 from .generative import latent as _latent  # noqa: F401  (registers GL-GAN, its ablations, latent adversarial)
+from . import robustness as _robustness  # noqa: F401  (registers the adversarial-training methods)
 from .train import METHODS, Method, Sampler, Trained, register, settings_from_config
 
 

@@ -1,7 +1,8 @@
 """Losses: per-sample losses for imbalanced classification (focal, class-balanced,
-LDAM), class-weight rules and the deferred re-weighting schedule, each in :data:`LOSSES`.
-Contrastive and triplet losses of later chapters go here too."""
+LDAM), class-weight rules and the deferred re-weighting schedule, each in :data:`LOSSES`;
+contrastive losses on a batch's features (SRAT's feature separation loss)."""
 
+from .contrastive import separation_loss
 from .imbalance import (
     LOSSES,
     CrossEntropy,
@@ -15,4 +16,4 @@ from .imbalance import (
 )
 
 __all__ = ["LOSSES", "CrossEntropy", "DeferredReweighting", "FocalLoss", "LDAMLoss", "SigmoidFocalLoss",
-           "class_balanced_weights", "inverse_frequency_weights", "make_loss"]
+           "class_balanced_weights", "inverse_frequency_weights", "make_loss", "separation_loss"]

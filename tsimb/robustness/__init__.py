@@ -1,6 +1,7 @@
 """Robustness: gradient attacks (FGSM, BIM, PGD under L-infinity and L2), robust
-accuracy, and the input gradient they share with gradient-steered augmentation.
-Adversarial training of later chapters goes here too."""
+accuracy, and the input gradient they share with gradient-steered augmentation;
+adversarial training under imbalance (PGD, DRCB, SRAT: :mod:`.training`, registered as
+methods) and the Gaussian-mixture theory of its class-wise errors (:mod:`.theory`)."""
 
 from .attacks import (
            FAWAZ_BIM,
@@ -14,6 +15,16 @@ from .attacks import (
            robust_accuracy,
 )
 from .gradients import loss_gradient
+from .training import (  # noqa: E402  (registers the adversarial-training methods)
+    NORMED_HEAD,
+    VARIANTS,
+    AdversarialMethod,
+    AdversarialSettings,
+    AdversarialStep,
+    adversarial_scores,
+    paper_l2_eps,
+)
 
 __all__ = ["FAWAZ_BIM", "FAWAZ_FGSM", "Attack", "attack_array", "bim", "fgsm", "perturb", "pgd",
-           "robust_accuracy", "loss_gradient"]
+           "robust_accuracy", "loss_gradient", "NORMED_HEAD", "VARIANTS", "AdversarialMethod",
+           "AdversarialSettings", "AdversarialStep", "adversarial_scores", "paper_l2_eps"]

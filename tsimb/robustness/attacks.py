@@ -25,6 +25,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..data import validate_series
 from ..models import Classifier
@@ -76,8 +77,9 @@ class Attack:
         return f"{kind}-{self.norm}-{self.eps:g}"
 
     def __call__(self, model: Classifier, x: torch.Tensor, y: torch.Tensor | None = None,
-                 bounds: Bounds = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        return perturb(model, x, y, self, bounds, generator)
+                 bounds: Bounds = None, generator: torch.Generator | None = None,
+                 loss: nn.Module | None = None) -> torch.Tensor:
+        return perturb(model, x, y, self, bounds, generator, loss=loss)
 
 
 def fgsm(eps: float = 0.1, norm: Norm = "linf", labels: Literal["true", "pred"] = "true") -> Attack:
@@ -136,9 +138,12 @@ def _check_bounds(bounds, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def perturb(model: Classifier, x: torch.Tensor, y: torch.Tensor | None, attack: Attack,
-            bounds: Bounds = None, generator: torch.Generator | None = None) -> torch.Tensor:
+            bounds: Bounds = None, generator: torch.Generator | None = None, *,
+            loss: nn.Module | None = None) -> torch.Tensor:
     """Adversarial versions of the batch ``x`` (see :class:`Attack`); ``bounds=(low, high)``
-    clips to scalars or per-channel vectors of limits."""
+    clips to scalars or per-channel vectors of limits. The steps ascend cross entropy, or
+    ``loss`` (a per-sample loss ``(logits, targets) -> (n,)``: adversarial training
+    maximises its own training loss, :mod:`tsimb.robustness.training`)."""
     if x.dim() != 3:
         raise ValueError(f"expected a batch shaped (n, channels, length), got {tuple(x.shape)}")
     with evaluating(model):
@@ -160,7 +165,7 @@ def perturb(model: Classifier, x: torch.Tensor, y: torch.Tensor | None, attack: 
                 radius = torch.rand((x.shape[0], 1, 1), generator=generator, device="cpu").to(x)
                 x_adv = x + direction / _per_series_norm(direction).clamp_min(1e-12) * radius * attack.eps
         for _ in range(attack.steps):
-            grad = loss_gradient(model, x_adv, y)
+            grad = loss_gradient(model, x_adv, y, loss)
             with torch.no_grad():
                 if attack.norm == "linf":
                     x_adv = x_adv + step * grad.sign()
