@@ -169,7 +169,7 @@ def build_parser() -> Parser:
         description="fit: samples per second of tsimb's fit beside a bare PyTorch loop (ResNet, random "
                     "data; --n, --length, --epochs, --batch-size apply). augment: series per second of "
                     "the ODE-guided augmentations, Spec-Den and the attacks. gan: one GAN epoch beside "
-                    "a classifier's.")
+                    "a classifier's. adversarial: one PGD-k epoch beside a natural one.")
     bench.add_argument("what", nargs="?", choices=("fit", "augment", "gan", "adversarial"), default="fit",
                        help="what to time (default: fit)")
     bench.add_argument("--n", type=positive_int, default=256, help="fit: number of series (default 256)")
