@@ -12,14 +12,15 @@ recovers ``I`` element-wise (eq. 2.5); the classifier learns from real series an
 
 Where the paper is silent or ambiguous, the choices (each also in the docstring concerned):
 
-* the prior ``w'_y`` of the resampled half. Sec. 2.1 asks for
+* the prior ``w'_y`` of the resampled half, read three ways. Sec. 2.1 asks for
   ``w'_y = (1/|Y| - alpha w_y) / (1 - alpha)``, which makes the alpha-mix of real and
-  synthetic series balanced, and sec. 2.2.1 says the two sources "together" are balanced:
-  ``prior="complement"``, the default. Sec. 2.2.1's per-series weights
-  ``(1/w_y) / sum 1/w_y`` allow two other readings, kept as an ablation: per series they
-  make the resampled half alone balanced, ``w'_y = 1/|Y|`` (``"inverse"``; the real half
-  then tilts the mix towards the majority), and read per class they give
-  ``w'_y`` proportional to ``1/w_y`` (``"inverse-per-class"``).
+  synthetic series balanced, and sec. 2.2.1 says the two sources "together" are balanced
+  (``prior="complement"``). Sec. 2.2.1's per-series weights ``(1/w_y) / sum 1/w_y`` make
+  the resampled half alone balanced, ``w'_y = 1/|Y|`` (``"inverse"``, still the default of
+  the stored runs: the real half then tilts the mix towards the majority), and read per
+  class they give ``w'_y`` proportional to ``1/w_y`` (``"inverse-per-class"``). The book's
+  chapter compares the three; the default moves to ``"complement"`` when every IB-GAN grid
+  is recomputed.
 * ``alpha`` (eqs. 2.3, 2.6) has no value in the paper: ``None`` takes half the admissible bound
   ``1 / (|Y| max_y w_y)`` of sec. 2.1 (0.5 on balanced data); a given value is checked.
 * ``d_y(x)`` of eq. 2.6 is per sample but the discriminator is element-wise: the per-sample
@@ -78,7 +79,7 @@ class IBGANSettings:
 
     pmiss: float = 0.1
     alpha: float | None = None
-    prior: Prior = "complement"
+    prior: Prior = "inverse"
     epochs: int = 20
     batch_size: int = 32
     lr_g: float = 2e-4

@@ -111,7 +111,7 @@ def _train(step: Step, epochs: int, batch_size: int, callbacks: list[Callback], 
             values, count = step(state, batch)
             per_batch[b] = values * count
             seen += count
-        means = [total / seen for total in per_batch.sum(dim=0).tolist()]  # the one host sync of the epoch
+        means = step.epoch_means(per_batch, seen)  # the one host sync of the epoch
         if not all(math.isfinite(v) for v in means):
             bad_batch = int(torch.nonzero(~torch.isfinite(per_batch).all(dim=1))[0])
             bad = {name: value for name, value in zip(step.loss_names, means) if not math.isfinite(value)}

@@ -86,6 +86,11 @@ class Step:
         """What likely made a loss NaN or infinite (ends the divergence error's message)."""
         return "lower the learning rate(s), or z-normalise the series"
 
+    def epoch_means(self, per_batch: torch.Tensor, seen: int) -> list[float]:
+        """The epoch's mean losses from each batch's ``losses x size`` rows ``(batches, losses)``:
+        one sum on the device, then a division in double precision."""
+        return [total / seen for total in per_batch.sum(dim=0).tolist()]
+
     def check_trained(self) -> None:
         """Raise :class:`~tsimb.train.TrainingDivergedError` if a network's parameters stopped
         being finite (the last optimiser step is not covered by the epoch losses)."""
