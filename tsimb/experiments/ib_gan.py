@@ -134,11 +134,6 @@ def score(config: dict, trained: Trained, train: Dataset, test: Dataset) -> dict
     metrics["train_series"] = float(len(train))
     n_labels = int(load_train_test(config["dataset"])[0].y.max()) + 1  # as drop_half_of_classes draws them
     metrics.update({f"dropped_class_{k}": 1.0 for k in dropped_classes(n_labels, config["seed"])})
-    losses = trained.history.losses
-    if "d_imputed" in losses:  # IB-GAN: does its discriminator weigh anything (eq. 2.6)?
-        mean, square = losses["w_mean"][-1], losses["w_square"][-1]
-        metrics.update(d_imputed_first=losses["d_imputed"][0], d_imputed_last=losses["d_imputed"][-1],
-                       weight_mean_last=mean, weight_sd_last=float(np.sqrt(max(square - mean ** 2, 0.0))))
     return metrics
 
 
