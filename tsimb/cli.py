@@ -50,7 +50,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"--out: folder {out.parent} does not exist", file=sys.stderr)
         return 2
     names = exp.grid_names(args.grid, profile)  # unknown names: ValueError with the closest ones
-    table = exp.run(profile, names, progress=True, store=store, write="store", recompute=args.recompute)
+    table = exp.run(profile, names, progress=True, store=store, write="store", recompute=args.recompute,
+                    jobs=args.jobs)
     print(f"{args.chapter}: {', '.join(names)} in {store.path(exp.chapter)}")
     if out is not None:
         table.to_csv(out, index=False)
@@ -105,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--store", help="run store folder (default: book/runs of this checkout, or $TSIMB_STORE)")
     run.add_argument("--recompute", action="store_true", help="compute again even what is stored")
     run.add_argument("--out", help="also write the tidy table to this CSV file")
+    run.add_argument("--jobs", type=int, default=None,
+                     help="worker processes, one thread each (default: one per core; 1: in this process)")
     verify = sub.add_parser("verify", help="re-execute a sample of stored runs and compare with the store")
     verify.add_argument("chapters", nargs="*", help="chapters (default: all)")
     verify.add_argument("--sample", type=int, default=None, help="runs per chapter (default 4, at least 3)")
