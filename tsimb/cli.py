@@ -86,10 +86,15 @@ def _bench(args: argparse.Namespace) -> int:
             shown = (f"{value:,.0f}" if value >= 100 else f"{value:.3f}") if isinstance(value, float) else value
             print(f"{key:>28}: {shown}")
         return 0
+    from .bench import utilisation_table
+
     result = benchmark(n=args.n, length=args.length, epochs=args.epochs, batch_size=args.batch_size,
-                       repeats=args.repeats, device=args.device)
+                       repeats=args.repeats, device=args.device, jobs=args.jobs, compiled=args.compile,
+                       peak=args.peak_gflops)
     for key, value in result.items():
-        print(f"{key:>20}: {value:.3f}" if isinstance(value, float) else f"{key:>20}: {value}")
+        if key != "modes":
+            print(f"{key:>32}: {value:.3f}" if isinstance(value, float) else f"{key:>32}: {value}")
+    print(utilisation_table(result).to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
     return 0
 
 
@@ -125,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--batch-size", type=int, default=32)
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--device", default=None)
+    bench.add_argument("--jobs", type=int, default=None, help="fit: worker processes side by side (default: cores; 0: skip)")
+    bench.add_argument("--compile", action="store_true", help="fit: also time torch.compile (warm-up: minutes)")
+    bench.add_argument("--peak-gflops", type=float, default=None, help="the device's peak (default: estimated)")
     args = parser.parse_args(argv)
     handlers = {"datasets": _datasets, "run": _run, "verify": _verify, "bench": _bench}
     return handlers[args.command](args)
