@@ -152,6 +152,8 @@ def benchmark(n: int = 256, channels: int = 1, length: int = 128, classes: int =
     feature extractor under ``torch.compile`` (the classifier step calls ``features`` and
     ``head``); its warm-up (the compilation, a minute or more on a CPU) is reported apart
     and counted in ``compile_whole_run_samples_per_s``, the rate of one run of ``epochs``."""
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0):
+        raise ValueError(f"jobs={jobs!r}: give a number of worker processes, 0 to skip that mode, or None for one per core")
     dev = get_device(device)
     X, y = _data(n, channels, length, classes)
     fit_times, bare_times = [], []
