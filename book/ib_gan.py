@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -431,6 +433,24 @@ prior_grid = experiment.run(PROFILE, "prior", progress=True)
 prior_stats = summarise(prior_grid, ["dataset", "prior"], ["balanced_accuracy"])
 for_reader(format_summary(prior_stats, ["dataset"], "prior", digits=1, scale=100))
 
+# %% tags=["remove-cell"]
+prior_means = prior_stats.pivot(index="dataset", columns="prior", values="mean")
+ros_means = summarise(paper_grid[paper_grid["method"] == "ros"], ["dataset"], ["balanced_accuracy"]).set_index(
+    "dataset")["mean"]
+glue("complement-mean", 100 * float(prior_means["complement"].mean()), display=False)
+glue("inverse-mean", 100 * float(prior_means["inverse"].mean()), display=False)
+glue("ros-mean", 100 * float(ros_means.mean()), display=False)
+glue("n-complement-below-ros", int((prior_means["complement"] < ros_means.reindex(prior_means.index)).sum()),
+     display=False)
+
+# %% [markdown]
+# The reading matters: over the five sets IB-GAN averages {glue:text}`complement-mean:.1f`%
+# with `complement` against {glue:text}`inverse-mean:.1f`% with `inverse`, the setting of
+# the other grids, so their IB-GAN numbers understate the method as the text describes it.
+# Even so, with `complement` IB-GAN stays below random over-sampling (`ros`,
+# {glue:text}`ros-mean:.1f`% on average) on {glue:text}`n-complement-below-ros` of the five
+# sets.
+
 # %% [markdown]
 # ### Which claims hold in our runs
 #
@@ -634,6 +654,11 @@ glue("least-diverse-value", float(best_q.min()), display=False)
 #   accuracy over the five sets against {glue:text}`none-paper:.1f`% for the uncorrected
 #   CNN; the best method on average is {glue:text}`best-paper-method`
 #   ({glue:text}`best-paper-value:.1f`%).
+# - **The synthetic prior decides a lot.** Read as the text's "together ... balanced"
+#   (`complement`), IB-GAN averages {glue:text}`complement-mean:.1f`% against
+#   {glue:text}`inverse-mean:.1f`% under the per-series reading our other grids use, and still
+#   trails `ros` on {glue:text}`n-complement-below-ros` of the five sets. The verdicts below
+#   are for the per-series reading until those grids are recomputed.
 # - **The claims.** Of the {glue:text}`n-claims` claims tested, {glue:text}`n-supported` are
 #   supported by our runs, {glue:text}`n-contradicted` contradicted (the opposite effect is
 #   significant) and {glue:text}`n-not-supported` not supported (no effect detected with our

@@ -1,11 +1,19 @@
 """``python -m tsimb bench``: samples per second of :func:`tsimb.train.fit` against a bare
 PyTorch loop on the same data and model (ResNet), the number the foundation issue asks
 to keep within 10%; augmentation and attack throughput; the cost of a PGD-k
-adversarial-training epoch relative to a natural one (``bench adversarial``)."""
+adversarial-training epoch relative to a natural one (``bench adversarial``).
+It also reports how much of the machine they use: the model's FLOPs per series, the
+achieved GFLOP/s and their fraction of the device's peak, for ``fit``, the bare loop,
+``jobs`` single-threaded worker processes side by side (what ``tsimb run --jobs`` does)
+and, on request, ``fit`` with ``torch.compile``."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import platform
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,6 +22,89 @@ import torch.nn.functional as F
 from .models import build_model
 from .runtime import get_device, seed_everything
 from .train import fit
+
+# FP32 peak (GFLOP/s, dense, no sparsity) of GPUs from their makers' data sheets; another
+# GPU's peak is asked for with ``--peak-gflops``.
+GPU_PEAK_GFLOPS = {
+    "H200": 67_000.0, "H100 PCIe": 51_000.0, "H100 NVL": 60_000.0, "H100": 67_000.0,  # H100: the SXM part
+    "A100": 19_500.0, "L40S": 91_600.0, "L40": 90_500.0, "L4": 30_300.0, "A10G": 31_200.0, "A10": 31_200.0, "V100": 15_700.0,
+    "T4": 8_100.0,
+}
+
+
+def cpu_flops_per_cycle() -> int:
+    """FP32 FLOPs one core can start per cycle with the vector units tsimb's kernels use:
+    lanes x 2 (a fused multiply-add) x 2 FMA units: 32 for AVX2 (8 lanes), 64 for
+    AVX-512 (16 lanes; only with ``TSIMB_NATIVE_ISA=1``, since tsimb caps the kernels at
+    AVX2), 16 for AVX without FMA (a multiply and an add unit), 8 for SSE. Two FMA units is
+    what current x86-64 server cores have (Zen 2-4, Skylake-SP Gold/Platinum and later);
+    a core with one gets half its peak here, so the fraction reported is then too low by 2."""
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return 32 if platform.machine() in ("x86_64", "AMD64") else 8
+    native = os.environ.get("TSIMB_NATIVE_ISA", "").lower() in ("1", "true", "yes")
+    if native and "avx512f" in flags:
+        return 64
+    if "avx2" in flags and "fma" in flags:
+        return 32
+    return 16 if "avx" in flags else 8
+
+
+def cpu_clock_ghz() -> float | None:
+    """The cores' clock from ``/proc/cpuinfo`` (``cpu MHz``: under a hypervisor usually the
+    base clock; turbo can run above it), or None where it does not say."""
+    try:
+        mhz = [float(line.split(":", 1)[1]) for line in Path("/proc/cpuinfo").read_text().splitlines()
+               if line.startswith("cpu MHz")]
+    except (OSError, ValueError):
+        return None
+    return max(mhz) / 1000 if mhz else None
+
+
+def peak_gflops(device: torch.device, cores: int | None = None) -> tuple[float | None, str]:
+    """The device's FP32 peak in GFLOP/s and how it was estimated. CPU: cores (this
+    process's, :func:`~tsimb.experiments.runner.usable_cores`) x FLOPs per cycle
+    (:func:`cpu_flops_per_cycle`) x clock (:func:`cpu_clock_ghz`); a GPU: its data-sheet
+    value (:data:`GPU_PEAK_GFLOPS`). None where unknown: pass ``--peak-gflops``."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        for key, value in GPU_PEAK_GFLOPS.items():  # most specific names first
+            if key in name:
+                return value, f"{name}: FP32 data-sheet peak"
+        return None, f"{name}: peak unknown, pass --peak-gflops"
+    if device.type != "cpu":
+        return None, f"{device.type}: peak unknown, pass --peak-gflops"
+    from .experiments.runner import usable_cores
+
+    cores = cores or usable_cores()
+    ghz, per_cycle = cpu_clock_ghz(), cpu_flops_per_cycle()
+    if ghz is None:
+        return None, "CPU clock unknown, pass --peak-gflops"
+    return cores * per_cycle * ghz, f"{cores} cores x {per_cycle} FP32 FLOP/cycle x {ghz:.2f} GHz"
+
+
+def flops_per_sample(model: torch.nn.Module, channels: int, length: int, batch_size: int = 2) -> tuple[float, float]:
+    """FLOPs per series of ``model``'s forward pass and of a training step (forward and
+    backward), counted by :class:`torch.utils.flop_counter.FlopCounterMode` on a batch of
+    random series. It counts matrix products and convolutions only (not batch norm,
+    activations or the optimiser: a few percent of a ResNet's), so achieved GFLOP/s is
+    slightly understated."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    device = next(model.parameters()).device
+    x = torch.randn(batch_size, channels, length, device=device)
+    was_training = model.training
+    model.train()
+    with FlopCounterMode(display=False) as forward:
+        with torch.no_grad():
+            model(x)
+    with FlopCounterMode(display=False) as step:
+        model(x).sum().backward()
+    model.zero_grad(set_to_none=True)
+    model.train(was_training)
+    return forward.get_total_flops() / batch_size, step.get_total_flops() / batch_size
 
 
 def bare_loop(model: torch.nn.Module, X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int,
@@ -42,12 +133,27 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def benchmark(n: int = 256, channels: int = 1, length: int = 128, classes: int = 4, epochs: int = 5,
-              batch_size: int = 32, repeats: int = 3, device: str | None = None) -> dict[str, float]:
-    """Median samples/second of ``fit`` and the bare loop over ``repeats`` alternating runs.
+def _data(n: int, channels: int, length: int, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, channels, length)).astype(np.float32)
+    y = rng.integers(0, classes, n).astype(np.int64)
+    y[:classes] = np.arange(classes)
+    return X, y
 
-    Raises ``ValueError`` for a size or count below 1, or fewer series than classes
-    (every class gets at least one series)."""
+
+def benchmark(n: int = 256, channels: int = 1, length: int = 128, classes: int = 4, epochs: int = 5,
+              batch_size: int = 32, repeats: int = 3, device: str | None = None, jobs: int | None = None,
+              compiled: bool = False, peak: float | None = None) -> dict:
+    """Median samples/second of ``fit`` and the bare loop over ``repeats`` alternating runs,
+    and the utilisation table (``modes``: one row per mode with its processes, threads,
+    samples/s, GFLOP/s and fraction of ``peak``; default :func:`peak_gflops`).
+
+    ``jobs`` (CPU only; None: one per core, 0: skip): that many spawned worker processes
+    with one thread each train the same model side by side, started together; their
+    samples/s is the sum over workers. ``compiled``: ``fit`` once more with the model's
+    feature extractor under ``torch.compile`` (the classifier step calls ``features`` and
+    ``head``); its warm-up (the compilation, a minute or more on a CPU) is reported apart
+    and counted in ``compile_whole_run_samples_per_s``, the rate of one run of ``epochs``."""
     for name, value in dict(n=n, channels=channels, length=length, classes=classes, epochs=epochs,
                             batch_size=batch_size, repeats=repeats).items():
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -55,11 +161,10 @@ def benchmark(n: int = 256, channels: int = 1, length: int = 128, classes: int =
     if classes < 2 or n < classes:
         raise ValueError(f"benchmark: n={n} series for {classes} classes; it needs at least 2 classes "
                          f"and one series per class (n >= {max(classes, 2)})")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0):
+        raise ValueError(f"jobs={jobs!r}: give a number of worker processes, 0 to skip that mode, or None for one per core")
     dev = get_device(device)
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((n, channels, length)).astype(np.float32)
-    y = rng.integers(0, classes, n).astype(np.int64)
-    y[:classes] = np.arange(classes)
+    X, y = _data(n, channels, length, classes)
     fit_times, bare_times = [], []
     # one warm-up of each, then alternate so drift in machine load hits both alike
     for r in range(repeats + 1):
@@ -77,9 +182,92 @@ def benchmark(n: int = 256, channels: int = 1, length: int = 128, classes: int =
     samples = n * epochs
     fit_sps = samples / float(np.median(fit_times))
     bare_sps = samples / float(np.median(bare_times))
-    return {"device": str(dev), "n": n, "channels": channels, "length": length, "epochs": epochs,
-            "batch_size": batch_size, "fit_samples_per_s": fit_sps, "bare_samples_per_s": bare_sps,
-            "fit_over_bare": fit_sps / bare_sps}
+    seed_everything(0)
+    forward_flops, step_flops = flops_per_sample(build_model("resnet", channels, classes).to(dev), channels, length,
+                                                 batch_size=min(batch_size, n))
+    estimate = "given (--peak-gflops)"
+    if peak is None:
+        peak, estimate = peak_gflops(dev)
+    threads = torch.get_num_threads() if dev.type == "cpu" else 0
+    modes = [("fit", 1, threads, fit_sps), ("bare loop", 1, threads, bare_sps)]
+    result = {"device": str(dev), "n": n, "channels": channels, "length": length, "epochs": epochs,
+              "batch_size": batch_size, "fit_samples_per_s": fit_sps, "bare_samples_per_s": bare_sps,
+              "fit_over_bare": fit_sps / bare_sps, "forward_mflop_per_sample": forward_flops / 1e6,
+              "train_mflop_per_sample": step_flops / 1e6, "peak_gflops": peak, "peak_estimate": estimate}
+    if dev.type == "cpu" and jobs != 0:
+        from .experiments.runner import usable_cores
+
+        workers = jobs or usable_cores()
+        spec = dict(n=n, channels=channels, length=length, classes=classes, epochs=epochs, batch_size=batch_size)
+        seconds = _side_by_side(workers, spec)
+        modes.append((f"jobs={workers}", workers, 1, workers * samples / max(seconds)))
+    if compiled:
+        seed_everything(0)
+        model = build_model("resnet", channels, classes)
+        model.features = torch.compile(model.features)
+        start = time.perf_counter()
+        fit(model, X, y, epochs=1, batch_size=batch_size, seed=0, device=dev, progress=False)
+        warm_up = time.perf_counter() - start
+        history = fit(model, X, y, epochs=epochs, batch_size=batch_size, seed=1, device=dev, progress=False)
+        modes.append(("fit, torch.compile", 1, threads, samples / history.seconds))
+        result["compile_warm_up_s"] = warm_up
+        result["compile_whole_run_samples_per_s"] = samples / (warm_up + history.seconds)
+    result["modes"] = [
+        {"mode": mode, "processes": procs, "threads": n_threads, "samples_per_s": sps,
+         "gflop_per_s": sps * step_flops / 1e9,
+         "fraction_of_peak": sps * step_flops / 1e9 / peak if peak else float("nan")}
+        for mode, procs, n_threads, sps in modes]
+    return result
+
+
+def _side_by_side(workers: int, spec: dict) -> list[float]:
+    """Seconds of ``fit`` in each of ``workers`` spawned single-threaded processes that
+    start together (a barrier after each one's warm-up epoch)."""
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(workers), context.Queue()
+    processes = [context.Process(target=_fit_worker, args=(barrier, results, spec), daemon=True)
+                 for _ in range(workers)]
+    for process in processes:
+        process.start()
+    try:
+        outcomes = [results.get(timeout=1800) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
+    errors = [o for o in outcomes if isinstance(o, str)]
+    if errors:
+        raise RuntimeError(f"a benchmark worker failed: {errors[0]}")
+    return outcomes
+
+
+def _fit_worker(barrier, results, spec: dict) -> None:
+    """One process of :func:`_side_by_side`: one thread, as ``tsimb run --jobs`` gives."""
+    try:
+        from .experiments.runner import _init_worker
+
+        _init_worker(1)
+        X, y = _data(spec["n"], spec["channels"], spec["length"], spec["classes"])
+        seed_everything(0)
+        model = build_model("resnet", spec["channels"], spec["classes"])
+        fit(model, X, y, epochs=1, batch_size=spec["batch_size"], seed=0, device="cpu", progress=False)
+        barrier.wait(timeout=600)
+        history = fit(model, X, y, epochs=spec["epochs"], batch_size=spec["batch_size"], seed=1, device="cpu",
+                      progress=False)
+        results.put(history.seconds)
+    except BaseException as error:  # the driver reports it instead of waiting for a result
+        barrier.abort()
+        results.put(f"{type(error).__name__}: {error}")
+
+
+def utilisation_table(result: dict):
+    """The ``modes`` of :func:`benchmark` as a printable table."""
+    import pandas as pd
+
+    table = pd.DataFrame(result["modes"])
+    table["fraction_of_peak"] = [f"{v:.1%}" if v == v else "n/a" for v in table["fraction_of_peak"]]
+    return table
 
 
 def _time(fn, repeats: int) -> float:

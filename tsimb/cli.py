@@ -73,6 +73,27 @@ def positive_int(text: str) -> int:
     return value
 
 
+def workers(text: str) -> int:
+    """A number of worker processes: a whole number of at least 0 (0: none)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def peak(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of GFLOP/s, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of GFLOP/s, got {text!r}")
+    return value
+
+
 def seconds(text: str) -> float:
     """A duration in seconds: a number at least 0 (``inf`` allowed: no limit)."""
     try:
@@ -139,6 +160,8 @@ def build_parser() -> Parser:
                      help="run store folder (default: $TSIMB_STORE, else book/runs of this checkout)")
     run.add_argument("--recompute", action="store_true", help="compute again even the runs already stored")
     run.add_argument("--out", metavar="FILE.csv", help="also write the tidy table of the grids to this CSV file")
+    run.add_argument("--jobs", type=positive_int, default=None, metavar="N",
+                     help="worker processes, one thread each (default: one per usable core; 1: in this process)")
 
     from_verify = ("Re-execute stored runs and compare them with the store. Every call re-executes "
                    "one run per chapter in full (metrics and loss trace, bit for bit), chosen in "
@@ -180,6 +203,11 @@ def build_parser() -> Parser:
                        help="timings per measurement; the median is reported (default 3)")
     bench.add_argument("--device", default=None,
                        help="cpu, cuda, cuda:N or mps (default: $TSIMB_DEVICE, else CUDA when present)")
+    bench.add_argument("--jobs", type=workers, default=None, metavar="N",
+                       help="fit: worker processes side by side, one thread each (default: one per core; 0: skip)")
+    bench.add_argument("--compile", action="store_true", help="fit: also time torch.compile (its warm-up takes minutes)")
+    bench.add_argument("--peak-gflops", type=peak, default=None, metavar="GFLOPS",
+                       help="the device's peak for the utilisation column (default: estimated)")
     return parser
 
 
@@ -270,7 +298,7 @@ def _run(args: argparse.Namespace) -> int:
             # the chapter's own table (what its notebook shows); the store alone is read and
             # written, never the local cache, so that the store ends complete
             table = exp.run(profile, grid, progress=True, store=store, cache=None, write="store",
-                            recompute=args.recompute)
+                            recompute=args.recompute, jobs=args.jobs)
             tables.append(table.assign(grid=grid) if len(names) > 1 else table)
             if args.recompute or before < len(grid_keys):
                 print(f"{args.chapter} / {grid}: {stored(grid_keys)} of {len(grid_keys)} runs stored in {path}")
@@ -323,10 +351,15 @@ def _bench(args: argparse.Namespace) -> int:
             shown = (f"{value:,.0f}" if value >= 100 else f"{value:.3f}") if isinstance(value, float) else value
             print(f"{key:>28}: {shown}")
         return 0
+    from .bench import utilisation_table
+
     result = benchmark(n=args.n, length=args.length, epochs=args.epochs, batch_size=args.batch_size,
-                       repeats=args.repeats, device=args.device)
+                       repeats=args.repeats, device=args.device, jobs=args.jobs, compiled=args.compile,
+                       peak=args.peak_gflops)
     for key, value in result.items():
-        print(f"{key:>20}: {value:.3f}" if isinstance(value, float) else f"{key:>20}: {value}")
+        if key != "modes":
+            print(f"{key:>32}: {value:.3f}" if isinstance(value, float) else f"{key:>32}: {value}")
+    print(utilisation_table(result).to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
     return 0
 
 

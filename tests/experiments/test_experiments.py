@@ -68,7 +68,7 @@ def test_cli_rejects_unknown_chapter():
 def test_benchmark_reports_both_loops():
     from tsimb.bench import benchmark
 
-    result = benchmark(n=16, length=16, epochs=1, batch_size=8, repeats=1)
+    result = benchmark(n=16, length=16, epochs=1, batch_size=8, repeats=1, jobs=0)
     assert result["fit_samples_per_s"] > 0 and result["bare_samples_per_s"] > 0
     assert np.isclose(result["fit_over_bare"], result["fit_samples_per_s"] / result["bare_samples_per_s"])
 

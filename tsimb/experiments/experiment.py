@@ -146,12 +146,17 @@ class Experiment:
 
     # --- a grid as a table ---
     def run(self, profile: str | None = None, grid: str | Sequence[str] | None = None,
-            progress: bool | None = None, **runner) -> pd.DataFrame:
+            progress: bool | None = None, jobs: int | None = None, **runner) -> pd.DataFrame:
         """One grid (or several, or all: ``None``) as the chapter's tidy table: the
         configuration's keys less the bookkeeping ones, ``protocol`` where the
         configuration has an imbalance, the derived columns, then ``metric`` and ``value``;
-        a ``grid`` column when several grids are asked for. ``runner`` goes to
-        :func:`~tsimb.experiments.runner.run_grid` (store, cache, write, executor, recompute)."""
+        a ``grid`` column when several grids are asked for. ``jobs``: worker processes for
+        the runs that are missing (None: one per core, see
+        :func:`~tsimb.experiments.runner.plan_jobs`; 1: in this process); ignored with an
+        ``executor``. ``runner`` goes to :func:`~tsimb.experiments.runner.run_grid` (store,
+        cache, write, executor, recompute)."""
+        if runner.get("executor") is not None:
+            jobs = 1
         names = self.grid_names(grid, profile)
         all_grids = self.grids(profile)
         tables = []
@@ -159,7 +164,7 @@ class Experiment:
             configs = all_grids[name]
             if not configs:
                 continue
-            table = run_grid(configs, self.run_one, chapter=self.chapter, progress=progress,
+            table = run_grid(configs, self.run_one, chapter=self.chapter, progress=progress, jobs=jobs,
                              desc=f"{self.chapter}: {name}", **runner)
             tables.append(self.tidy(table).assign(grid=name) if len(names) > 1 else self.tidy(table))
         return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["metric", "value"])
