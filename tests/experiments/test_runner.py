@@ -252,14 +252,15 @@ def test_skipped_runs_give_one_row_with_reason_and_are_stored(tmp_path):
     assert calls == [0, 1]
 
 
-def test_tidy_drops_bookkeeping_and_labels_protocols():
-    from tsimb.experiments.runner import tidy
+def test_tidy_drops_bookkeeping_adds_derived_columns_and_labels_protocols():
+    from tsimb.experiments import experiment
 
     table = pd.DataFrame(dict(chapter="x", version="1", imbalance=["none", "step"], ratio=[1.0, 10.0],
-                              metric="accuracy", value=[0.9, 0.7]))
-    out = tidy(table, ["chapter", "version"])
-    assert "chapter" not in out and "version" not in out
+                              budget=[{"epochs": 3}, {"epochs": 5}], metric="accuracy", value=[0.9, 0.7]))
+    out = experiment("ode-augmentation").tidy(table)
+    assert "chapter" not in out and "version" not in out and "budget" not in out
     assert out["protocol"].tolist() == ["balanced", "step-10"]
+    assert out["epochs"].tolist() == [3, 5]  # the ODE chapter's derived column
 
 
 def test_a_grid_killed_at_random_points_resumes_to_the_same_table(tmp_path):
