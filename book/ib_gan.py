@@ -466,7 +466,7 @@ glue("n-complement-below-ros", int((prior_means["complement"] < ros_means.reinde
 # %% tags=["remove-input"]
 pmiss_as_methods = pmiss_grid.assign(method=[f"ibgan-{p:g}" for p in pmiss_grid["pmiss"]])
 claims = check_claims(pd.concat([paper_grid, pmiss_as_methods]), experiment.claims, published_here)
-for_reader(claims_table(claims), max_columns=7)
+for_reader(claims_table(claims))
 
 # %% tags=["remove-cell"]
 # how far the paper's classic baselines are from chance (1/K), on each set: the largest

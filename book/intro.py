@@ -82,12 +82,15 @@ Markdown(chapter_table())
 # - `tsimb.models`: FCN, ResNet {cite}`wang2017tsc,fawaz2019deep`, a small CNN, an MLP,
 #   an LSTM, and the ODENet;
 # - `tsimb.losses`: focal, class-balanced and LDAM losses, class weights;
-# - `tsimb.train`: `fit`, one training loop whose events (start and end of an epoch, each
-#   minibatch, an extra loss term) carry class weights, deferred re-weighting,
-#   schedules, augmentations and regularisers as small callbacks; the classic corrections
-#   as named recipes;
-# - `tsimb.augment`, `tsimb.robustness`, `tsimb.generative`: augmentations, attacks,
-#   generative oversamplers;
+# - `tsimb.train`: `fit`, the one training loop of every model the book trains; what a
+#   minibatch does is a small *step* object (a classifier's, an augmented classifier's, a
+#   GAN's), while callbacks carry class weights, deferred re-weighting, schedules and
+#   keep-best weights; the classic corrections as named recipes;
+# - `tsimb.methods`: every method a chapter trains, one registry entry each
+#   (`METHODS["ros"].train(train, model="resnet", budget=...)`), with its own settings;
+# - `tsimb.augment`, `tsimb.robustness`, `tsimb.generative`, `tsimb.crowd`: augmentations,
+#   attacks and adversarial training, generative oversamplers, labels from several
+#   annotators;
 # - `tsimb.evaluation`: balanced accuracy, macro F1, MCC, PR-AUC, G-mean, the accuracy on
 #   the majority and minority halves of the classes; a paper's claims as data, tested
 #   against seed noise; broken-run flags;

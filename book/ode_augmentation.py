@@ -492,7 +492,7 @@ for_reader(budget_check[[*METRICS, "best_epoch"]])
 
 # %% tags=["remove-input"]
 claims = check_claims(table, experiment.claims, paper[paper["dataset"].isin(SETTINGS.datasets)])
-for_reader(claims_table(claims), max_columns=7)
+for_reader(claims_table(claims))
 
 # %% [markdown]
 # ## Beyond the paper

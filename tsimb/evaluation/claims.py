@@ -268,23 +268,28 @@ def beside_paper_grid(ours: pd.DataFrame, paper: pd.DataFrame, metric: str, rows
 def claims_table(claims: pd.DataFrame) -> pd.DataFrame:
     """The claims table a chapter shows, from :func:`check_claims`: one row per claim with
     the paper's difference, ours with its 95% confidence interval (percentage points), the
-    data sets that agree, the p-value, the smallest difference the design detects, and the
-    verdict before and after Holm's correction over the table's claims."""
+    p-value, the smallest difference the design detects (80% power), and the verdict, with
+    the verdict after Holm's correction over the table's claims where it differs. Numbers
+    are joined by non-breaking spaces, so a narrow column wraps between cells, not inside
+    an interval."""
+    nbsp = "\u00a0"
+
     def ours(mean: float, low: float, high: float) -> str:
         if not np.isfinite(mean):
             return "—"  # not run
-        interval = f" ({100 * low:+.1f} to {100 * high:+.1f})" if np.isfinite(low) else ""
+        interval = f"{nbsp}[{100 * low:+.1f},{nbsp}{100 * high:+.1f}]" if np.isfinite(low) else ""
         return f"{100 * mean:+.1f}{interval}"
+
+    def verdict(plain: str, holm: str) -> str:
+        return plain if plain == holm else f"{plain}; after Holm: {holm}"
 
     shown = pd.DataFrame({
         "claim": claims["claim"],
         "paper": (100 * claims["paper_difference"]).round(1),
-        "ours (95% CI)": [ours(m, lo, hi) for m, lo, hi in zip(claims["our_difference"], claims["ci_low"],
+        "ours [95% CI]": [ours(m, lo, hi) for m, lo, hi in zip(claims["our_difference"], claims["ci_low"],
                                                                 claims["ci_high"])],
-        "sets agreeing": claims["datasets_holding"],
-        "p": claims["p_value"].round(4),
+        "p": claims["p_value"].round(3),
         "detectable": (100 * claims["mde"]).round(1),
-        "verdict": claims["verdict"],
-        "after Holm": claims["verdict_holm"],
+        "verdict": [verdict(v, h) for v, h in zip(claims["verdict"], claims["verdict_holm"])],
     })
     return shown.set_index("claim")
