@@ -299,7 +299,7 @@ def test_a_bug_keeps_its_traceback(tiny, monkeypatch):
 
     monkeypatch.setattr(runner, "execute", broken)
     with pytest.raises(ZeroDivisionError):
-        main(["run", "baselines", "--grid", "sweep", "--store", str(tiny / "runs")])
+        main(["run", "baselines", "--grid", "sweep", "--store", str(tiny / "runs"), "--jobs", "1"])
 
 
 # ----- run: grids once, Ctrl-C, nothing to compute -----------------------------------
@@ -328,7 +328,7 @@ def _fake_execute(interrupt_after: int | None = None):
 
 
 def test_ctrl_c_says_what_is_stored_and_that_rerunning_resumes(tiny, monkeypatch, capsys):
-    argv = ["run", "baselines", "--grid", "sweep", "--grid", "main", "--store", str(tiny / "runs")]
+    argv = ["run", "baselines", "--grid", "sweep", "--grid", "main", "--store", str(tiny / "runs"), "--jobs", "1"]
     monkeypatch.setenv("CI", "true")  # no progress bars on stderr
     monkeypatch.setattr(runner, "execute", _fake_execute(interrupt_after=1))
     code, out, err = cli(argv, capsys)
