@@ -519,9 +519,7 @@ glue("n-trained-flags", len(trained_flags), display=False)
 # ({glue:text}`n-trained-flags` runs flagged as broken there):
 
 # %% tags=["remove-input"]
-for_reader(trained_claims.assign(ours=(100 * trained_claims["our_difference"]).round(1),
-                                 sd=(100 * trained_claims["our_sd"]).round(1))[
-    ["claim", "ours", "sd", "datasets_holding", "verdict"]].set_index("claim"))
+for_reader(claims_table(trained_claims).drop(columns="paper"))
 
 # %% [markdown]
 # ### What the GANs generate
