@@ -63,46 +63,27 @@ class LazyHelp(argparse.Action):
 
 # ----- argument types: each refuses a bad value with what it expected ----------------
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _number_type(convert: Callable[[str], float], accept: Callable[[float], bool], unparsed: str,
+                 refused: str) -> Callable[[str], float]:
+    """An argparse type: ``convert`` the text (``unparsed`` names what was expected when that
+    fails), then refuse a value ``accept`` rejects (``refused`` names the range)."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {unparsed}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {refused}, got {text!r}")
+        return value
+    return parse
 
 
-def workers(text: str) -> int:
-    """A number of worker processes: a whole number of at least 0 (0: none)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
-
-
-def peak(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of GFLOP/s, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of GFLOP/s, got {text!r}")
-    return value
-
-
-def seconds(text: str) -> float:
-    """A duration in seconds: a number at least 0 (``inf`` allowed: no limit)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
-    if math.isnan(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds of at least 0, got {text!r}")
-    return value
+positive_int = _number_type(int, lambda v: v >= 1, "a whole number of at least 1", "at least 1")
+workers = _number_type(int, lambda v: v >= 0, "a whole number of at least 0", "at least 0")  # 0: none
+peak = _number_type(float, lambda v: math.isfinite(v) and v > 0, "a number of GFLOP/s", "a positive number of GFLOP/s")
+# a duration: at least 0 seconds (``inf`` allowed: no limit)
+seconds = _number_type(float, lambda v: not math.isnan(v) and v >= 0, "a number of seconds",
+                       "a number of seconds of at least 0")
 
 
 # ----- lazily filled help ------------------------------------------------------------
