@@ -181,7 +181,7 @@ for_reader(pd.DataFrame({"what it does": {m: METHODS.summary(m) for m in BASELIN
 # Before the grid, one ResNet on JapaneseVowels (nine speakers, twelve channels) under
 # step imbalance with ratio 10 (the cell prints the training counts it leaves).
 
-# %% tags=["nbval-ignore-output"] nbval_ignore_reason="trains two networks in the notebook (last-digit drift between kernels, see README)"
+# %% nbval_ignore_reason="trains two networks in the notebook (last-digit drift between kernels, see README)" tags=["nbval-ignore-output"]
 train, test = tsimb.load_train_test("JapaneseVowels")
 imbalanced = tsimb.Imbalance("step", 10).apply(train, seed=0)
 majority, minority = tsimb.class_halves(imbalanced.class_counts())
