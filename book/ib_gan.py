@@ -260,7 +260,7 @@ tsimb.seed_everything(0)
 demo_classifier = tsimb.build_model("cnn", demo_train.n_channels, demo_train.n_classes, demo_train.length)
 demo_ibgan, demo_history = fit_ibgan(demo_train.X, demo_train.y, n_classes=demo_train.n_classes,
                                      classifier=demo_classifier, seed=0, device=DEVICE)
-fig, (ax, ax_d) = plt.subplots(1, 2, figsize=(7.2, 2.8))
+fig, (ax, ax_d) = plt.subplots(1, 2, figsize=(7.2, 3.8))
 for name in ("d_loss", "g_loss", "c_loss"):
     ax.plot(demo_history.losses[name], marker="o", ms=3, label={"d_loss": "D (eq. 2.5)", "g_loss": "G",
                                                                     "c_loss": "C (eq. 2.6)"}[name])
@@ -410,8 +410,8 @@ for_reader(flags, index=["dataset", "method", "seed"]) if len(flags) else for_re
 pmiss_grid = experiment.run(PROFILE, "pmiss", progress=True)
 ax = plot_metric_vs(pmiss_grid, x="pmiss", metric="balanced_accuracy", hue="dataset", log_x=False)
 ax.set_xlabel("pmiss (share of entries imputed)")
-ax.legend(fontsize=9, ncol=2)
-glue("fig-pmiss", ax.figure, display=False)
+ax.legend(ncol=2)
+glue("fig-pmiss", legible(ax.figure), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig-pmiss

@@ -292,7 +292,7 @@ glue("dataset", name, display=False)
 # the effect: sines with one phase and random amplitudes (a true $f(z, t)$ exists), and
 # sines with random phases (none does).
 
-# %% tags=["hide-input", "nbval-ignore-output"] nbval_ignore_reason="fits two ODENets in the notebook (last-digit drift between kernels, see README)"
+# %% nbval_ignore_reason="fits two ODENets in the notebook (last-digit drift between kernels, see README)" tags=["hide-input", "nbval-ignore-output"]
 t = np.arange(30)
 rng = np.random.default_rng(0)
 synthetic = {
@@ -585,7 +585,7 @@ glue("best-bim-method", best, display=False)
 # {glue:text}`best-bim-method`, the method with the highest mean BIM accuracy.
 # ```
 
-# %% tags=["remove-input", "nbval-ignore-output"] nbval_ignore_reason="features of networks trained in the notebook (last-digit drift, see README)"
+# %% nbval_ignore_reason="features of networks trained in the notebook (last-digit drift, see README)" tags=["remove-input", "nbval-ignore-output"]
 from sklearn.metrics import silhouette_score
 
 for_reader(pd.Series({k: silhouette_score(v, test.y) for k, v in features.items()},

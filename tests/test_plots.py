@@ -58,7 +58,8 @@ def test_every_figure_fits_the_column_and_its_text_is_legible(make_dataset):
     for name, obj in figures(make_dataset):
         fig = plots._figure(obj)
         assert fig.get_size_inches()[0] <= plots.MAX_WIDTH_IN + 1e-6, name
-        assert plots.smallest_text_px(obj) >= 0.7 * plots.BODY_TEXT_PX, name
+        for column_px in (plots.DESKTOP_COLUMN_PX, plots.PHONE_COLUMN_PX):  # a desktop's column, a phone's
+            assert plots.smallest_text_px(obj, column_px) >= plots.MIN_TEXT_PX, (name, column_px)
         raw = [t.get_text() for t in fig.findobj(plt.Text) if "_" in t.get_text()]
         assert not raw, f"{name}: raw column names in the figure: {raw}"
         plt.close(fig)
@@ -100,8 +101,8 @@ def test_in_jupyter_figures_are_stored_at_twice_their_shown_size():
 def test_legible_shrinks_wide_figures_and_raises_small_text():
     fig, ax = plt.subplots(figsize=(14, 3))
     ax.set_title("tiny", fontsize=5)
-    assert plots.smallest_text_px(fig) < 0.7 * plots.BODY_TEXT_PX  # too wide and too small: measured as such
+    assert plots.smallest_text_px(fig) < plots.MIN_TEXT_PX  # too wide and too small: measured as such
     plots.legible(fig)
     assert fig.get_size_inches()[0] == pytest.approx(plots.MAX_WIDTH_IN)
-    assert plots.smallest_text_px(fig) >= 0.7 * plots.BODY_TEXT_PX
+    assert plots.smallest_text_px(fig, plots.PHONE_COLUMN_PX) >= plots.MIN_TEXT_PX
     plt.close(fig)

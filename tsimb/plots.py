@@ -1,9 +1,11 @@
 """One plotting style for the whole book, and the figures chapters share (seaborn).
 
 Every figure is made legible at the page width by :func:`legible`: at most
-:data:`MAX_WIDTH_IN` inches wide (the text column at :data:`DPI`, so it is shown at its
-own size) and no text under :data:`MIN_FONT_PT` points (at least 70% of the body text).
-:func:`smallest_text_px` measures it; the tests check every figure here."""
+:data:`MAX_WIDTH_IN` inches wide (shown at its own size in the text column at :data:`DPI`)
+and no text under :data:`MIN_FONT_PT` points, so that its smallest text is at least
+:data:`MIN_TEXT_PX` CSS pixels both on a desktop and on a phone, where the browser shrinks
+it to :data:`PHONE_COLUMN_PX`. :func:`smallest_text_px` measures it; the tests check every
+figure here at both widths."""
 
 from __future__ import annotations
 
@@ -19,8 +21,13 @@ from .tables import label
 
 PALETTE = "colorblind"
 DPI = 100
-MAX_WIDTH_IN = 7.2  # the book theme's text column is about 720 CSS px wide
-MIN_FONT_PT = 9.0  # 12.5 px at 100 dpi: above 70% of the 16 px body text
+MAX_WIDTH_IN = 6.0  # 600 CSS px: inside the book theme's ~720 px text column on a desktop
+# a 412 px phone shows the text column ~380 px wide and shrinks wider images to it (0.63 of
+# a 6 in figure), so 11 pt (15.3 px at 100 dpi) stays at ~9.7 px there
+PHONE_COLUMN_PX = 380.0
+DESKTOP_COLUMN_PX = 720.0
+MIN_FONT_PT = 11.0
+MIN_TEXT_PX = 9.0  # the smallest text a reader meets, at either width
 BODY_TEXT_PX = 16.0
 # Jupyter (and so the book's pages) stores figures as PNG at twice their shown size
 # ("retina"): text stays sharp on phones and high-density screens, at the same shown size
@@ -40,10 +47,10 @@ def set_style() -> None:
     if shell is not None:
         set_matplotlib_formats(INLINE_FORMAT)
     sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook",
-                  rc={"figure.figsize": (MAX_WIDTH_IN, 3.4), "figure.dpi": DPI, "savefig.dpi": DPI,
-                      "savefig.bbox": "tight", "font.size": 11, "axes.titlesize": 11, "axes.labelsize": 11,
-                      "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.fontsize": 10,
-                      "legend.title_fontsize": 10, "figure.titlesize": 12})
+                  rc={"figure.figsize": (MAX_WIDTH_IN, 3.6), "figure.dpi": DPI, "savefig.dpi": DPI,
+                      "savefig.bbox": "tight", "font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12,
+                      "xtick.labelsize": 11, "ytick.labelsize": 11, "legend.fontsize": 11,
+                      "legend.title_fontsize": 11, "figure.titlesize": 13})
 
 
 def _label_legend(legend) -> None:
@@ -75,7 +82,7 @@ def legible(obj, max_width: float = MAX_WIDTH_IN, min_font: float = MIN_FONT_PT)
     return obj
 
 
-def smallest_text_px(obj, column_px: float = MAX_WIDTH_IN * DPI) -> float:
+def smallest_text_px(obj, column_px: float = DESKTOP_COLUMN_PX) -> float:
     """The height in CSS pixels of the figure's smallest text when the figure is shown at
     most ``column_px`` wide (browsers shrink wider images to the column)."""
     fig = _figure(obj)
