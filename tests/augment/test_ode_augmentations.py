@@ -9,6 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tsimb.augment import (
+    TIME_UNITS,
+    AugmentSettings,
+    augment_batch,
+    derivative_in_unit,
     feat_sim_loss,
     in_clamp_grad,
     in_sign_grad,
@@ -189,3 +193,22 @@ def test_derivative_agreement_separates_learnable_from_phase_varying_dynamics():
     shifted = np.sin(2 * np.pi * t / 20 + rng.uniform(0, 2 * np.pi, (16, 1)))[:, None, :].astype(np.float32)
     net, _ = fit_odenet(shifted, epochs=150, batch_size=16, lr=1e-2, seed=0)
     assert derivative_agreement(net, shifted) < 0.5
+
+
+def test_the_time_unit_scales_the_derivative_and_so_what_the_clamp_acts_on():
+    """Per series (t in [0, 1]) the derivative is L - 1 times the per-step one; In-Clamp-Grad
+    then moves more points by the full beta, In-Sign-Grad (a sign) not at all differently."""
+    torch.manual_seed(0)
+    x = torch.sin(torch.linspace(0, 6, 40)).repeat(8, 1, 1) * torch.rand(8, 1, 1)
+    odenet = ODENet(1, 40)
+    per_step = derivative_in_unit(odenet, x, "step")
+    per_series = derivative_in_unit(odenet, x, "series")
+    assert torch.allclose(per_series, 39 * per_step)
+    assert torch.equal(per_step, derivative(odenet, x))
+    settings = {u: AugmentSettings(beta=0.33, time_unit=u) for u in TIME_UNITS}
+    moved = {u: (augment_batch("in-clamp-grad", x, torch.zeros(8, dtype=torch.long), odenet=odenet,
+                               settings=s) - x).abs() for u, s in settings.items()}
+    assert (moved["series"] >= moved["step"] - 1e-6).all()
+    assert ((moved["series"] - 0.33).abs() < 1e-5).float().mean() >= ((moved["step"] - 0.33).abs() < 1e-5).float().mean()
+    with pytest.raises(ValueError, match="time_unit must be one of"):
+        AugmentSettings(time_unit="seconds")

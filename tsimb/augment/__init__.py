@@ -25,8 +25,10 @@ from .training import (
     AugmentedTraining,
     AugmentSettings,
     ODEBudget,
+    TIME_UNITS,
     augment_all,
     augment_batch,
+    derivative_in_unit,
     fitted_odenet,
     parse_method,
 )
@@ -34,5 +36,5 @@ from .training import (
 __all__ = ["PAPER_BETA", "PAPER_EPS", "feat_sim_loss", "in_clamp_grad", "in_sign_grad", "input_gradient_sign",
            "other_class_partners", "out_sign_grad", "rand_grad", "scaled_bound", "spec_den", "AUGMENTATIONS",
            "AUGMENTED_METHODS", "NEEDS_ODENET", "Augmentation", "AugmentationMethod", "AugmentedStep",
-           "AugmentedTraining", "AugmentSettings", "ODEBudget", "augment_all", "augment_batch", "fitted_odenet",
-           "parse_method"]
+           "AugmentedTraining", "AugmentSettings", "ODEBudget", "TIME_UNITS", "augment_all", "augment_batch",
+           "derivative_in_unit", "fitted_odenet", "parse_method"]

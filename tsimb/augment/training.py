@@ -79,6 +79,10 @@ class AugmentSettings:
     feat_sim_weight: float = 1.0
     spec_den_energy: float = 0.9  # eq. 13's share of the energy left untouched
     spec_den_fraction: float = 0.75  # share of the remaining components perturbed
+    # the unit of t in dz/dt, which the paper does not state: "step" (one sampling step, so
+    # dz/dt is the change per step) or "series" (the whole series spans t in [0, 1], so dz/dt
+    # is (L - 1) times the change per step and the clamp at beta acts on most points)
+    time_unit: str = "step"
 
     def __post_init__(self) -> None:
         check_augment_settings(self)
@@ -99,7 +103,24 @@ def check_augment_settings(settings: AugmentSettings) -> AugmentSettings:
         value = getattr(settings, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
             raise ValueError(f"AugmentSettings.{name} must lie in (0, 1], got {value!r}")
+    if settings.time_unit not in TIME_UNITS:
+        raise ValueError(f"AugmentSettings.time_unit must be one of {', '.join(TIME_UNITS)}, got "
+                         f"{settings.time_unit!r}")
     return settings
+
+
+TIME_UNITS = ("step", "series")
+
+
+def derivative_in_unit(odenet: ODENet, x: torch.Tensor, time_unit: str = "step") -> torch.Tensor:
+    """``dz/dt`` of eq. 3 at every point of ``x`` with ``t`` in ``time_unit``: per sampling
+    step (the ODENet's own unit) or per series (``t`` in [0, 1] over the series, so the
+    derivative is ``L - 1`` times the per-step one). Sarkar et al. do not state the unit;
+    it decides how often In-Clamp-Grad's clamp at ``beta`` (eqs. 4-5) acts."""
+    if time_unit not in TIME_UNITS:
+        raise ValueError(f"time_unit must be one of {', '.join(TIME_UNITS)}, got {time_unit!r}")
+    dzdt = derivative(odenet, x).to(x)
+    return dzdt * (x.shape[-1] - 1) if time_unit == "series" else dzdt
 
 
 @dataclass(frozen=True)
@@ -145,8 +166,9 @@ def augment_batch(name: str, x: torch.Tensor, y: torch.Tensor, *, odenet: ODENet
     augmentation = _check_augmentation(name, odenet)
     if augmentation.needs_model and model is None:
         raise ValueError(f"{name} needs the classifier whose input gradient it follows")
-    dzdt = derivative(odenet, x).to(x) if augmentation.needs_odenet else None
-    return augmentation.make(x, y, dzdt, model, settings or AugmentSettings(), generator)
+    settings = settings or AugmentSettings()
+    dzdt = derivative_in_unit(odenet, x, settings.time_unit) if augmentation.needs_odenet else None
+    return augmentation.make(x, y, dzdt, model, settings, generator)
 
 
 def augment_all(x: torch.Tensor, y: torch.Tensor, odenet: ODENet, model: Classifier,

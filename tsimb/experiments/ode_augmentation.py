@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from ..augment import AUGMENTED_METHODS, AugmentSettings, ODEBudget
+from ..augment import AUGMENTED_METHODS, TIME_UNITS, AugmentSettings, ODEBudget
 from ..data import Dataset, Imbalance, class_halves
 from ..evaluation import Claim, evaluate
 from ..methods import Trained
@@ -38,6 +38,8 @@ TABLE_II_METHODS = ("in-clamp-grad+fs", "in-sign-grad+fs", "out-sign-grad+fs")
 PAPER_METHODS = ("none", "in-clamp-grad", "in-sign-grad", "out-sign-grad", "rand-grad", "spec-den",
                  *TABLE_II_METHODS)
 REFERENCE_METHOD, OWN_METHODS = "none", ("out-sign-grad",)
+# the methods whose perturbation is sized by dz/dt, so by the ODE's time unit
+TIME_UNIT_METHODS = ("in-clamp-grad", "out-sign-grad", "rand-grad")  # In-Sign-Grad uses only its sign
 
 
 @dataclass(frozen=True)
@@ -128,11 +130,16 @@ def score(config: dict, trained: Trained, train: Dataset, test: Dataset) -> dict
 
 
 def _config(dataset: str, imbalance: Imbalance, method: str, seed: int, settings: ODEAugmentationSettings,
-            budget: Budget | None = None) -> dict:
+            budget: Budget | None = None, time_unit: str | None = None) -> dict:
+    augment = asdict(settings.augment if time_unit is None else replace(settings.augment, time_unit=time_unit))
+    if augment["time_unit"] == AugmentSettings.time_unit:
+        # added after the chapter's runs were stored: left out at its default, so that their
+        # configurations (and keys) stay as they were; a run without it read back gets "step"
+        del augment["time_unit"]
     return dict(chapter=CHAPTER, version=CODE_VERSION, dataset=dataset, imbalance=imbalance.kind,
                 ratio=float(imbalance.ratio), method=method, seed=seed, classifier=settings.classifier,
                 budget=asdict(budget or settings.budget), ode_budget=asdict(settings.ode_budget),
-                augment=asdict(settings.augment), test_size=settings.test_size)
+                augment=augment, test_size=settings.test_size)
 
 
 def used_datasets(s: ODEAugmentationSettings) -> set[str]:
@@ -150,6 +157,11 @@ def build_grids(s: ODEAugmentationSettings) -> dict[str, list[dict]]:
         "imbalanced": [_config(d, s.imbalance, m, seed, s) for d in s.imbalance_datasets
                        for m in s.imbalance_methods for seed in s.imbalance_seeds],
     }
+    # the ODE's time unit (the paper does not state it): the methods whose step is dz/dt,
+    # under the other unit; their runs under the default are the paper grid's
+    other_unit = next(u for u in TIME_UNITS if u != s.augment.time_unit)
+    out["time_unit"] = [_config(d, balanced, m, seed, s, time_unit=unit) for d in s.datasets
+                        for m in TIME_UNIT_METHODS for unit in (other_unit, s.augment.time_unit) for seed in s.seeds]
     if s.long_epochs is not None:
         longer = replace(s.budget, epochs=s.long_epochs)
         out["long"] = [_config(s.datasets[0], balanced, m, s.seeds[0], s, longer) for m in s.long_methods]
@@ -195,6 +207,7 @@ EXPERIMENT = Experiment(
     chapter=CHAPTER, code_version=CODE_VERSION, settings=SETTINGS, build_grids=build_grids,
     used_datasets=used_datasets, score=score, split=split, model_key="classifier",
     bookkeeping=("chapter", "version", "budget", "ode_budget", "augment", "test_size", "classifier"),
-    derived={"epochs": lambda config: config["budget"]["epochs"]},
+    derived={"epochs": lambda config: config["budget"]["epochs"],
+             "time_unit": lambda config: config["augment"].get("time_unit", AugmentSettings.time_unit)},
     reference_method=REFERENCE_METHOD, own_methods=OWN_METHODS, claims=CLAIMS, paper_results=paper_results,
 )
