@@ -306,7 +306,7 @@ class ImbMixStep(AdversarialStep):
             raise ValueError(f"mix must be 'none', 'mixup' or 'remix', got {mix!r}")
         settings = ImbMixSettings(alpha=alpha, noise=noise, project=project, keep_adversarial=keep_adversarial,
                                   mix=mix, mix_alpha=mix_alpha, kappa=kappa, tau=tau)  # checks the numbers
-        self.options = settings
+        self.mixing = settings
         self.copies = torch.as_tensor(copies, dtype=torch.int64)
         self.rule_counts = torch.as_tensor(rule_counts, dtype=torch.float64, device=self.device)
         self.mix_rng = np.random.default_rng([int(seed), 5])
@@ -320,7 +320,7 @@ class ImbMixStep(AdversarialStep):
         """Eqs. 5.2-5.4 on one batch of clean series ``x``, their adversarial examples and
         labels: the mixed batch and its probability-vector targets; counts the rule's
         firings into ``epoch``'s entry."""
-        s = self.options
+        s = self.mixing
         x_aug, rows = supplementary_copies(
             x, x_adv, self.copies[y.cpu()], alpha=s.alpha, noise=s.noise, project=s.project,
             eps=self.attack.eps, norm=self.attack.norm, keep_adversarial=s.keep_adversarial,
