@@ -281,8 +281,8 @@ class ImbMixStep(AdversarialStep):
     entropy on the mixed probability vectors (eq. 5.5). With ``t = 0`` and ``mix="none"``
     it is PGD adversarial training.
 
-    ``fired_per_epoch`` / ``pairs_per_epoch`` count, per epoch, the pairs where Remix's rule
-    changed the label weight and the pairs mixed. Sample weights are refused (a mixed
+    ``fired_per_epoch`` / ``pairs_per_epoch`` count, per epoch, the pairs of two classes
+    where Remix's rule replaced ``lambda`` by 0 or 1, and all pairs mixed. Sample weights are refused (a mixed
     example has two sources). Noise, partners and weights are seeded by ``seed``.
     """
 
@@ -335,6 +335,7 @@ class ImbMixStep(AdversarialStep):
         y_j = y_aug[partner]
         if s.mix == "remix":
             lambda_y, fired = remix_lambda(lam, self.rule_counts[y_aug], self.rule_counts[y_j], s.kappa, s.tau)
+            fired = fired & (y_aug != y_j)  # with kappa = 1 equal counts "fire" on one class: no label moves
         else:
             lambda_y, fired = lam, torch.zeros(m, dtype=torch.bool, device=x_aug.device)
         if epoch is not None:
