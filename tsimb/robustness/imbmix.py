@@ -282,8 +282,8 @@ class ImbMixStep(AdversarialStep):
     it is PGD adversarial training.
 
     ``fired_per_epoch`` / ``pairs_per_epoch`` count, per epoch, the pairs of two classes
-    where Remix's rule replaced ``lambda`` by 0 or 1, and all pairs mixed. Sample weights are refused (a mixed
-    example has two sources). Noise, partners and weights are seeded by ``seed``.
+    where Remix's rule replaced ``lambda`` by 0 or 1, and all pairs mixed. Sample weights
+    are refused (a mixed example has two sources). Noise, partners and weights are seeded by ``seed``.
     """
 
     def __init__(self, model: Classifier, X: np.ndarray, y: np.ndarray, *, attack: Attack,
