@@ -1,6 +1,6 @@
 """Augmentation: ODE-guided (In-Clamp/In-Sign/Out-Sign/Rand-Grad) and spectral (Spec-Den)
 augmentations, the Feat-Sim loss, and training on augmented minibatches as :func:`tsimb.train.fit`
-callbacks. Mixing augmentations (Remix, Imb-Mix) of later chapters go here too."""
+callbacks. Mixing adversarial examples (Remix, Imb-Mix) lives in :mod:`tsimb.robustness.imbmix`."""
 
 from .ode_guided import (
     PAPER_BETA,

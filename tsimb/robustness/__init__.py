@@ -1,7 +1,8 @@
 """Robustness: gradient attacks (FGSM, BIM, PGD under L-infinity and L2), robust
 accuracy, and the input gradient they share with gradient-steered augmentation;
-adversarial training under imbalance (PGD, DRCB, SRAT: :mod:`.training`, registered as
-methods) and the Gaussian-mixture theory of its class-wise errors (:mod:`.theory`)."""
+adversarial training under imbalance (PGD, DRCB, SRAT: :mod:`.training`; Imb-Mix and its
+mixing baselines: :mod:`.imbmix`; registered as methods) and the Gaussian-mixture theory of
+its class-wise errors (:mod:`.theory`)."""
 
 from .attacks import (
            FAWAZ_BIM,
@@ -28,3 +29,5 @@ from .training import (  # noqa: E402  (registers the adversarial-training metho
 __all__ = ["FAWAZ_BIM", "FAWAZ_FGSM", "Attack", "attack_array", "bim", "fgsm", "perturb", "pgd",
            "robust_accuracy", "loss_gradient", "NORMED_HEAD", "VARIANTS", "AdversarialMethod",
            "AdversarialSettings", "AdversarialStep", "adversarial_scores", "paper_l2_eps"]
+
+from . import imbmix  # noqa: E402,F401  (registers Imb-Mix and its mixing baselines)
