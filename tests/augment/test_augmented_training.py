@@ -176,8 +176,14 @@ def test_grids_cover_every_combination_once():
     assert len(grids["paper"]) == len(s.datasets) * len(s.methods) * len(s.seeds)
     assert len(grids["imbalanced"]) == len(s.imbalance_datasets) * len(s.imbalance_methods) * len(s.imbalance_seeds)
     assert len(grids["beyond"]) == len(s.beyond_datasets) * len(s.beyond_methods) * len(s.seeds)
-    every = [c for g in grids.values() for c in g]
+    every = [c for name, g in grids.items() if name != "time_unit" for c in g]
     assert len({config_key(c) for c in every}) == len(every)
+    # the time-unit grid: each method under the other unit, and the paper grid's own runs
+    units = {unit: [c for c in grids["time_unit"] if c["augment"].get("time_unit", "step") == unit]
+             for unit in ("step", "series")}
+    paper_keys = {config_key(c) for c in grids["paper"]}
+    assert {config_key(c) for c in units["step"]} <= paper_keys and not {config_key(c) for c in units["series"]} & paper_keys
+    assert len(units["series"]) == len(units["step"]) == len(chapter.TIME_UNIT_METHODS) * len(s.seeds)
     assert set(s.methods) <= set(chapter.PAPER_METHODS) and "none" in s.methods
     assert set(s.datasets) <= set(experiment.published()["dataset"])  # the paper's own data
     assert not set(s.beyond_datasets) & set(experiment.published()["dataset"])

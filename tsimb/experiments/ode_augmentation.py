@@ -161,7 +161,8 @@ def build_grids(s: ODEAugmentationSettings) -> dict[str, list[dict]]:
     # under the other unit; their runs under the default are the paper grid's
     other_unit = next(u for u in TIME_UNITS if u != s.augment.time_unit)
     out["time_unit"] = [_config(d, balanced, m, seed, s, time_unit=unit) for d in s.datasets
-                        for m in TIME_UNIT_METHODS for unit in (other_unit, s.augment.time_unit) for seed in s.seeds]
+                        for m in TIME_UNIT_METHODS if m in s.methods
+                        for unit in (other_unit, s.augment.time_unit) for seed in s.seeds]
     if s.long_epochs is not None:
         longer = replace(s.budget, epochs=s.long_epochs)
         out["long"] = [_config(s.datasets[0], balanced, m, s.seeds[0], s, longer) for m in s.long_methods]
