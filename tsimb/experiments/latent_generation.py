@@ -254,7 +254,7 @@ def _config(dataset: str, ratio: float, seed: int, method: str, s: LatentChapter
                                                                             epochs=s.glgan_epochs)))
     if method == "bagan":
         gan = asdict(s.bagan)
-    return dict(chapter=CHAPTER, version=CODE_VERSION, dataset=dataset, imbalance="pooled-pair", ratio=ratio,
+    return dict(chapter=CHAPTER, version=CODE_VERSION, dataset=dataset, protocol="pooled-pair", ratio=ratio,
                 test_fraction=s.test_fraction, seed=seed, method=method, label=label(method, eps),
                 eps=eps, model=s.adversarial_model, budget=asdict(s.adversarial_budget),
                 glgan=glgan, latent_adversarial=adversarial, gan=gan)
