@@ -275,7 +275,7 @@ per_run = scores.groupby(["dataset", "ratio", "method", "seed", "metric"], as_in
 mcc = summarise(per_run[per_run["metric"] == "mcc"], ["dataset", "ratio", "method"])
 mcc_table = format_summary(mcc, ["method"], ["dataset", "ratio"], digits=2)
 mcc_table.columns = [f"{d[:10]}, r={r:g}" for d, r in mcc_table.columns]
-for_reader(mcc_table.reindex(METHOD_ORDER), index="method")
+for_reader(mcc_table.reindex(METHOD_ORDER).rename_axis("method"))
 
 # %% [markdown]
 # Macro and micro F1 the same way (micro F1 equals accuracy on a balanced test set),
@@ -286,13 +286,13 @@ for metric in ("macro_f1", "micro_f1"):
     stats = summarise(per_run[per_run["metric"] == metric], ["dataset", "ratio", "method"])
     table = format_summary(stats, ["method"], ["dataset", "ratio"], digits=2)
     table.columns = [f"{metric}: {d[:10]}, r={r:g}" for d, r in table.columns]
-    display(for_reader(table.reindex(METHOD_ORDER), index="method"))
+    display(for_reader(table.reindex(METHOD_ORDER).rename_axis("method")))
 for name in CLASSIFIERS:
     stats = summarise(scores[(scores["metric"] == "mcc") & (scores["classifier"] == name)],
                       ["dataset", "ratio", "method"])
     table = format_summary(stats, ["method"], ["dataset", "ratio"], digits=2)
     table.columns = [f"MCC {name}: {d[:10]}, r={r:g}" for d, r in table.columns]
-    display(for_reader(table.reindex(METHOD_ORDER), index="method"))
+    display(for_reader(table.reindex(METHOD_ORDER).rename_axis("method")))
 
 # %% tags=["remove-cell"]
 mcc_means = mcc.pivot_table(index="method", columns=["dataset", "ratio"], values="mean")
@@ -458,7 +458,7 @@ published = experiment.published()
 pub_mcc = published[published["metric"] == "MCC"].pivot_table(index=["dataset", "classifier"], columns="method",
                                                                values="value")
 PAPER_METHODS = ["Imbalanced", "Random", "SMOTE", "MDO", "BAGAN", "GL-GAN"]
-for_reader(pub_mcc[PAPER_METHODS].round(3), index=["dataset", "classifier"], max_columns=8)
+for_reader(pub_mcc[PAPER_METHODS].round(3))
 
 # %% [markdown]
 # Their numbers cannot be set beside ours cell by cell; their *ranking* can. The mean

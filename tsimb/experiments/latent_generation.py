@@ -205,11 +205,10 @@ def realism(X: np.ndarray, y: np.ndarray, train: Dataset, test: Dataset, seed: i
     """The synthetic minority series (those beyond the real training set) against the
     held-out real minority: the discriminative score on as many of each (a seeded draw; 0:
     indistinguishable) and the share whose nearest real training series is of the majority
-    (:func:`~tsimb.generative.latent.majority_region_share`). NaN without synthetic series."""
+    (:func:`~tsimb.generative.latent.majority_region_share`); only the count without synthetic series."""
     synthetic = X[len(train):][y[len(train):] == 1]
-    if len(synthetic) < 2:
-        return {"discriminative_score": float("nan"), "majority_region_share": float("nan"),
-                "synthetic_minority": float(len(synthetic))}
+    if len(synthetic) < 2:  # no oversampling: nothing to score (the store keeps finite metrics only)
+        return {"synthetic_minority": float(len(synthetic))}
     real = test.X[test.y == 1]
     rng = np.random.default_rng(seed)
     drawn = synthetic[rng.choice(len(synthetic), len(real), replace=len(synthetic) < len(real))]
