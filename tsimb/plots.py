@@ -309,7 +309,7 @@ def plot_realism_usefulness(points: pd.DataFrame, x: str = "discriminative_score
                         alpha=0.5, zorder=1)
     sns.scatterplot(data=points, x=x, y=y, hue=hue, style=style, palette=colours, s=70, ax=ax, zorder=2)
     ax.axhline(0, color="0.5", lw=0.8, ls="--")
-    ax.set_xlabel(label(x) + " (0: indistinguishable from real)")
+    ax.set_xlabel(label(x))
     ax.set_ylabel(label(y))
     ax.legend(fontsize=9, bbox_to_anchor=(1.02, 1), loc="upper left", borderaxespad=0)
     _label_legend(ax.get_legend())
