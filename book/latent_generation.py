@@ -97,8 +97,8 @@ Settings of this profile: {', '.join(SETTINGS.datasets)}; minority ratios r in
 {', '.join(f'{r:g}' for r in SETTINGS.ratios)}; {len(SETTINGS.seeds)} seeds; the autoencoders train
 {SETTINGS.glgan_epochs} epochs and GL-GAN's GAN {SETTINGS.glgan_rounds} rounds; the latent adversarial
 augmentation at eps in {', '.join(f'{e:g}' for e in SETTINGS.eps_values)}, against a small CNN trained
-{SETTINGS.adversarial_budget.epochs} epochs alongside. The digits case study trains three small autoencoders
-in this page (under a minute on a CPU). Device here: {DEVICE.type}.""")
+{SETTINGS.adversarial_budget.epochs} epochs alongside. The case studies train small autoencoders and GANs in
+this page (about a minute on a CPU). Device here: {DEVICE.type}.""")
 
 # %% [markdown]
 # ## The method
