@@ -426,7 +426,7 @@ for name, settings in [("AE + SMOTE (no eq. 2.2)", GLGANSettings(autoencoder=dat
 shares = {name: majority_region_share(series, d_train.X, d_train.y) for name, series in made.items()}
 glue("fig-digits", plot_image_rows({"real 7": d_train.X[d_train.y == 1], **made}), display=False)
 glue("fig-digit-codes", plot_latent_views(views, ("4", "7")), display=False)
-pd.Series(shares, name="share nearest a real 4").round(3).to_frame()
+for_reader(pd.Series(shares, name="majority_region_share").round(3).rename_axis("oversampler").to_frame())
 
 # %% [markdown]
 # ```{glue:figure} fig-digits
@@ -447,7 +447,8 @@ pd.Series(shares, name="share nearest a real 4").round(3).to_frame()
 # ```
 #
 # The table above gives the share of each method's synthetic "7"s whose nearest real
-# training image is a "4" (`majority_region_share`). The same for one time-series pair,
+# training image is a "4" (`majority_region_share`); {numref}`fig-latent-digits` shows
+# them and {numref}`fig-latent-digit-codes` the two latent spaces. The same for one time-series pair,
 # Strawberry at $r = 0.05$ (seed 0), as rows of series: the grid's generators, retrained
 # here at this profile's settings for SMOTE, Auto-only and GL-GAN.
 
