@@ -574,7 +574,8 @@ glue("share-smote", float(region.get("smote", np.nan)), display=False)
 #
 # - **Data**: binary UCR series, not its tabular sets; the pool is not balanced before the
 #   split (its protocol starts from a "balanced binary data set"; our majority keeps all
-#   its series), and $r$ = 0.05 and 0.1 are ours.
+#   its series), and $r$ = 0.05 and 0.1 are ours. The full profile adds TwoLeadECG, ten
+#   seeds and $r$ = 0.1; class pairs of multi-class sets (CBF, FacesUCR) are not run.
 # - **Budgets**: the quick profile trains the autoencoders {glue:text}`ae-epochs` epochs
 #   and GL-GAN's GAN {glue:text}`gan-rounds` rounds, and uses {glue:text}`n-seeds` seeds
 #   instead of ten; the book's FCN is not run (the dissertation has only the scikit-learn

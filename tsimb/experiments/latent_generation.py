@@ -117,6 +117,9 @@ def pooled_pair_split(dataset: str, ratio: float, seed: int, test_fraction: floa
     rng = np.random.default_rng(seed)
     maj, mino = rng.permutation(np.flatnonzero(y == majority)), rng.permutation(np.flatnonzero(y == minority))
     n_min = max(2, int(round(ratio * (len(maj) - per_class))))
+    if per_class + n_min > counts[minority]:
+        raise ValueError(f"{dataset}: r = {ratio} asks for {n_min} minority training series, but only "
+                         f"{counts[minority] - per_class} are left after the test set; lower r")
     train_index = np.concatenate([maj[per_class:], mino[per_class:per_class + n_min]])
     test_index = np.concatenate([maj[:per_class], mino[:per_class]])
     names = (train.class_names[majority], train.class_names[minority])
