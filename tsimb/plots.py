@@ -295,3 +295,77 @@ def plot_generated_projection(real: np.ndarray, generated: dict[str, np.ndarray]
     fig.supxlabel("PC1 of the real series")
     fig.supylabel("PC2")
     return legible(fig)
+
+
+def plot_realism_usefulness(points: pd.DataFrame, x: str = "discriminative_score", y: str = "gain",
+                            hue: str = "method", style: str | None = None) -> plt.Figure:
+    """Realism against usefulness, one point per method (and setting): the discriminative
+    score of the synthetic minority series (0: the forest cannot tell them from real ones) on
+    the x axis, the gain they bring to the classifier (e.g. minority F1 over no
+    oversampling) on the y axis; the trade-off Kim et al. (2021)'s abstract claims. ``points``
+    holds the columns ``x``, ``y``, ``hue`` (and ``style``), plus optional ``x_sd``/``y_sd``
+    drawn as error bars."""
+    missing = [c for c in (x, y, hue) if c not in points.columns]
+    if missing:
+        raise ValueError(f"plot_realism_usefulness needs the columns {missing}; got {list(points.columns)}")
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH_IN, 4.2))
+    colours = dict(zip(points[hue].unique(), sns.color_palette(PALETTE, points[hue].nunique())))
+    if {"x_sd", "y_sd"} <= set(points.columns):
+        for _, row in points.iterrows():
+            ax.errorbar(row[x], row[y], xerr=row["x_sd"], yerr=row["y_sd"], color=colours[row[hue]], lw=0.8,
+                        alpha=0.5, zorder=1)
+    sns.scatterplot(data=points, x=x, y=y, hue=hue, style=style, palette=colours, s=70, ax=ax, zorder=2)
+    ax.axhline(0, color="0.5", lw=0.8, ls="--")
+    ax.set_xlabel(label(x))
+    ax.set_ylabel(label(y))
+    ax.legend(fontsize=9, bbox_to_anchor=(1.02, 1), loc="upper left", borderaxespad=0)
+    _label_legend(ax.get_legend())
+    return legible(fig)
+
+
+def plot_image_rows(rows: dict[str, np.ndarray], side: int = 8, per_row: int = 8) -> plt.Figure:
+    """Rows of small grey images, one row per name (e.g. the real minority digits and what
+    each oversampler generates for them, Wang 2023, Figs. 2.5-2.6): ``rows[name]`` holds
+    ``(n, side * side)`` or ``(n, 1, side * side)`` pixel arrays; the first ``per_row`` are shown."""
+    if not rows:
+        raise ValueError("plot_image_rows needs at least one row of images")
+    fig, axes = plt.subplots(len(rows), per_row, figsize=(MAX_WIDTH_IN, 1.0 * len(rows) + 0.2), squeeze=False)
+    for r, (name, images) in enumerate(rows.items()):
+        images = np.asarray(images).reshape(len(images), -1)
+        if images.shape[1] != side * side:
+            raise ValueError(f"row {name!r}: images of {images.shape[1]} pixels are not {side}x{side}")
+        for c in range(per_row):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(images):
+                ax.imshow(images[c].reshape(side, side), cmap="gray_r", vmin=0, vmax=1)
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=10)
+    fig.subplots_adjust(left=0.22, wspace=0.05, hspace=0.1)
+    return legible(fig)
+
+
+def plot_latent_views(views: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                      class_names: Iterable[str] = ("majority", "minority")) -> plt.Figure:
+    """2-D views of latent codes, one panel per autoencoder (e.g. with and without GL-GAN's
+    clustering loss, Wang 2023, eq. 2.2): ``views[name] = (codes, labels, synthetic codes)``,
+    all projected on the first two principal components of that panel's real codes; the
+    synthetic (latent SMOTE) codes are drawn as crosses."""
+    from sklearn.decomposition import PCA
+
+    names = list(class_names)
+    fig, axes = _panels(len(views), 2, 3.0)
+    palette = sns.color_palette(PALETTE)
+    for ax, (title, (codes, labels, synthetic)) in zip(axes, views.items()):
+        pca = PCA(n_components=2).fit(codes)
+        Z = pca.transform(codes)
+        for k, name in enumerate(names):
+            ax.scatter(Z[labels == k, 0], Z[labels == k, 1], s=10, color=palette[k], label=name, alpha=0.7)
+        if len(synthetic):
+            S = pca.transform(synthetic)
+            ax.scatter(S[:, 0], S[:, 1], s=14, marker="x", color=palette[3], label="latent SMOTE", alpha=0.7)
+        ax.set_title(title)
+        ax.set_xlabel("PC1")
+    axes[0].set_ylabel("PC2")
+    axes[0].legend(fontsize=9, loc="best")
+    return legible(fig)

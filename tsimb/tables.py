@@ -74,6 +74,9 @@ LABELS: dict[str, str] = {
     "median_range": "median range",
     "beta_fraction_of_range": "β / range",
 }
+# the latent-generation chapter (GL-GAN, Wang 2023 ch. 2)
+LABELS.update({"majority_region_share": "share nearest a majority series", "gain": "minority F1 gain over none",
+               "minority_f1": "minority F1"})
 
 
 def label(name: object, labels: Mapping[str, str] | None = None) -> str:

@@ -141,13 +141,37 @@ def test_glgan_alternates_d_c_g_epochs_and_auto_only_decodes_with_Q(make_series)
 
 def test_glgan_settings_name_what_is_wrong():
     with pytest.raises(ValueError, match="generator must be 'gan'"):
-        GLGANSettings(generator="noise")
+        GLGANSettings(generator="cgan")
     with pytest.raises(ValueError, match="all 0"):
         GLGANSettings(d_epochs=0, c_epochs=0, g_epochs=0)
     with pytest.raises(ValueError, match="cluster_weight must be a non-negative"):
         AutoencoderSettings(cluster_weight=-1.0)
     assert METHODS["ae-smote"].default_settings().autoencoder.cluster_weight == 0.0
     assert METHODS["auto-only"].settings_from_config({}).generator == "decoder"
+    assert METHODS["gl-gan-noclu"].default_settings().autoencoder.cluster_weight == 0.0
+    assert METHODS["gl-gan-noclu"].default_settings().generator == "gan"
+    assert METHODS["gl-gan-cgan"].default_settings().generator == "noise"
+
+
+def test_the_cgan_ablation_trains_no_autoencoder_and_tops_up_the_minority(make_series):
+    X, y = make_series([20, 5], length=16, seed=2)
+    out = fit_glgan(X, y, settings=dataclasses.replace(FAST, generator="noise"), seed=0)
+    assert out.pretrain.loss == [] and out.codes.shape[0] == 0  # no autoencoder was trained
+    assert out.noise and set(out.traces) == {"d", "c", "g"}
+    X_syn, y_syn = out.synthetic()
+    assert X_syn.shape == (15, 1, 16) and (y_syn == 1).all()
+    assert np.abs(out.synthetic_codes).max() <= 1.0  # tanh of noise: the decoder's code range
+    again = fit_glgan(X, y, settings=dataclasses.replace(FAST, generator="noise"), seed=0)
+    np.testing.assert_array_equal(X_syn, again.synthetic()[0])
+    np.testing.assert_array_equal(out.sample(np.array([1, 1]), seed=3), out.sample(np.array([1, 1]), seed=3))
+
+
+def test_gl_gan_and_auto_only_share_one_autoencoder_fit(make_series):
+    X, y = make_series([20, 5], length=16, seed=4)
+    gan = fit_glgan(X, y, settings=FAST, seed=1)
+    auto = fit_glgan(X, y, settings=dataclasses.replace(FAST, generator="decoder"), seed=1)
+    assert gan.autoencoder is auto.autoencoder  # cached: one pre-training per split, seed and settings
+    np.testing.assert_array_equal(gan.synthetic_codes, auto.synthetic_codes)
 
 
 # --- latent adversarial augmentation (Kim et al. 2021, reconstructed) --------------------------
@@ -225,3 +249,15 @@ def test_digits_pair_is_a_series_dataset_of_fours_and_sevens():
     assert data.class_counts().tolist() == [181, 179] and 0 <= data.X.min() and data.X.max() <= 1
     with pytest.raises(ValueError, match="different digits"):
         load_digits_pair(3, 3)
+
+
+def test_majority_region_share_counts_synthetic_series_nearest_a_majority_series():
+    from tsimb.generative.latent import majority_region_share
+
+    X = np.array([[[0.0, 0.0]], [[0.1, 0.0]], [[5.0, 5.0]], [[5.1, 5.0]]], dtype=np.float32)
+    y = np.array([0, 0, 1, 1])
+    synthetic = np.array([[[0.2, 0.1]], [[4.9, 5.0]], [[5.2, 4.8]], [[4.0, 4.0]]], dtype=np.float32)
+    assert majority_region_share(synthetic, X, y) == 0.25
+    assert np.isnan(majority_region_share(synthetic[:0], X, y))
+    with pytest.raises(ValueError, match="share"):
+        majority_region_share(np.zeros((2, 1, 3)), X, y)

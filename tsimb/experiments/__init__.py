@@ -58,9 +58,10 @@ CHAPTERS.add("ode-augmentation", Chapter(
     "ode-augmentation", "ODE-guided augmentation", "ode_augmentation",
     "In/Out-Grad, Spec-Den, Feat-Sim; FGSM and BIM robustness", ("sarkar2023ode",),
     ("tsimb.models.ode", "tsimb.augment", "tsimb.robustness"), "tsimb.experiments.ode_augmentation"))
-CHAPTERS.add("latent-adversarial", Chapter(
-    "latent-adversarial", "Latent-space adversarial augmentation", "",
-    "reconstructed from the abstract", ("kim2021latent",)))
+CHAPTERS.add("latent-generation", Chapter(
+    "latent-generation", "Generating minority series in a learned latent space", "latent_generation",
+    "GL-GAN and its ablations; latent adversarial augmentation (reconstructed from the abstract)",
+    ("wang2023dissertation", "kim2021latent"), ("tsimb.generative.latent",), "tsimb.experiments.latent_generation"))
 CHAPTERS.add("ib-gan", Chapter(
     "ib-gan", "IB-GAN", "ib_gan", "imputation balanced GAN; naive conditional GAN, AC-GAN, BAGAN; generation quality",
     ("ibgan",), ("tsimb.generative", "tsimb.data.imbalance"), "tsimb.experiments.ib_gan"))

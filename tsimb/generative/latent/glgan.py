@@ -67,7 +67,7 @@ from ..steps import GenerativeStep, adam, update
 from .autoencoder import (AutoencoderSettings, EncoderHead, LatentAutoencoder, cached_fit, data_variance, decode,
                           encode, fit_latent_autoencoder, latent_smote, smote_neighbours, top_up)
 
-Generator = Literal["gan", "decoder"]
+Generator = Literal["gan", "decoder", "noise"]
 PLAYERS = ("d", "c", "g")
 
 
@@ -76,8 +76,11 @@ class GLGANSettings:
     """Every constant of a GL-GAN run (Wang 2023, sec. 2.3; none is given there), storable
     with ``dataclasses.asdict``: the autoencoder's (:class:`AutoencoderSettings`), SMOTE's
     ``k_neighbors``, ``generator`` (``"gan"``: GL-GAN; ``"decoder"``: decode the SMOTE codes
-    with ``Q``, the "Auto-only" ablation), the GAN stage's schedule, learning rates and loss
-    weights (see :mod:`tsimb.generative.latent.glgan` for each choice)."""
+    with ``Q``, the "Auto-only" ablation; ``"noise"``: the dissertation's cGAN ablation, the
+    same least-squares GAN without the autoencoder: ``G``, ``D`` and ``C`` randomly
+    initialised, ``G`` fed ``tanh`` of white noise labelled minority, no reconstruction
+    term), the GAN stage's schedule, learning rates and loss weights (see
+    :mod:`tsimb.generative.latent.glgan` for each choice)."""
 
     autoencoder: AutoencoderSettings = AutoencoderSettings()
     k_neighbors: int = 5
@@ -98,9 +101,9 @@ class GLGANSettings:
     def __post_init__(self) -> None:
         if not isinstance(self.autoencoder, AutoencoderSettings):
             raise ValueError(f"GLGANSettings.autoencoder must be AutoencoderSettings, got {self.autoencoder!r}")
-        if self.generator not in ("gan", "decoder"):
-            raise ValueError(f"GLGANSettings.generator must be 'gan' (GL-GAN) or 'decoder' (Auto-only), "
-                             f"got {self.generator!r}")
+        if self.generator not in ("gan", "decoder", "noise"):
+            raise ValueError(f"GLGANSettings.generator must be 'gan' (GL-GAN), 'decoder' (Auto-only) or 'noise' "
+                             f"(the cGAN ablation without the autoencoder), got {self.generator!r}")
         check_positive(self, ("k_neighbors", "rounds", "batch_size"), ("lr_g", "lr_d", "lr_c"))
         for name in ("d_epochs", "c_epochs", "g_epochs"):
             value = getattr(self, name)
@@ -136,9 +139,11 @@ class GLGANStep(GenerativeStep):
 
     def __init__(self, x_org: torch.Tensor, y_org: torch.Tensor, codes: torch.Tensor, code_labels: torch.Tensor,
                  generator: torch.Generator, G: nn.Module, D: nn.Module, C: nn.Module,
-                 settings: GLGANSettings, n_classes: int) -> None:
+                 settings: GLGANSettings, n_classes: int, n_own: int | None = None) -> None:
         super().__init__(codes, code_labels, generator)
         self.x_org, self.y_org, self.n_org = x_org, y_org, int(x_org.shape[0])
+        # the first n_own codes are E(X_org), in order (0 for the cGAN ablation: no code has a series)
+        self.n_own = self.n_org if n_own is None else int(n_own)
         self.scale = data_variance(x_org)  # as the autoencoder's reconstruction term
         self.G, self.D, self.C, self.settings, self.n_classes = G, D, C, settings, n_classes
         self.cycle = schedule(settings)
@@ -151,7 +156,7 @@ class GLGANStep(GenerativeStep):
         player = self.cycle[state.epoch % len(self.cycle)]
         if player == "g":
             fake = self.G(z)
-            own = batch < self.n_org  # Z's first n_org codes are E(X_org), in order
+            own = batch < self.n_own  # Z's first n_own codes are E(X_org), in order
             rec = (F.mse_loss(fake[own], self.x_org[batch[own]]) / self.scale if bool(own.any())
                    else fake.new_zeros(()))
             loss = (rec + s.adversarial_weight * ((self.D(fake).squeeze(1) - 1) ** 2).mean()
@@ -198,6 +203,7 @@ class LatentOversampler:
     history: History | None = None
     traces: dict[str, list[float]] = field(default_factory=dict)
     modules: dict[str, nn.Module] = field(default_factory=dict)
+    noise: bool = False  # the cGAN ablation: fresh codes are tanh of white noise, not latent SMOTE
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Series of latent ``codes`` through the generator (no gradient, evaluation mode)."""
@@ -209,10 +215,16 @@ class LatentOversampler:
 
     def sample(self, labels: np.ndarray, seed: int = 0) -> np.ndarray:
         """One series per entry of ``labels``: a fresh latent-SMOTE code of that class among
-        the training codes (sec. 2.3.1.2), decoded; seeded by ``seed``."""
+        the training codes (sec. 2.3.1.2), decoded; seeded by ``seed``. For the cGAN ablation
+        (``noise``) the code is ``tanh`` of white noise whatever the label (its G only learnt
+        the classes it topped up)."""
         labels = np.asarray(labels, dtype=np.int64)
         if labels.ndim != 1:
             raise ValueError(f"labels must be a vector of class indices, got shape {labels.shape}")
+        if self.noise:
+            gen = torch.Generator().manual_seed(int(seed))
+            codes = torch.tanh(torch.randn((labels.size, self.synthetic_codes.shape[1]), generator=gen))
+            return self.decode(codes.numpy())
         counts = np.bincount(labels, minlength=int(self.labels.max()) + 1)
         new, new_labels = latent_smote(self.codes, self.labels, dict(enumerate(counts.tolist())),
                                        k_neighbors=self.k_neighbors, seed=seed)
@@ -226,26 +238,52 @@ class LatentOversampler:
 def fit_glgan(X: np.ndarray, y: np.ndarray, *, settings: GLGANSettings = GLGANSettings(), seed: int = 0,
               device: torch.device | str | None = None, progress: bool | None = None) -> LatentOversampler:
     """Train GL-GAN (Wang 2023, Algorithm 2.1) on series ``X`` ``(n, channels, length)`` with
-    labels ``0..K-1``, seeded: the autoencoder (eq. 2.3), latent SMOTE topping every class up
-    to the majority, then (``settings.generator == "gan"``) the D/C/G rounds of eqs. 2.4-2.6
-    through :func:`tsimb.train.fit`. Raises ``ValueError`` for bad data (every class needs two
+    labels ``0..K-1``, seeded: the autoencoder (eq. 2.3; shared through
+    :func:`~tsimb.generative.latent.autoencoder.cached_fit` by the runs of one split, seed and
+    autoencoder settings), latent SMOTE topping every class up to the majority, then
+    (``settings.generator == "gan"``) the D/C/G rounds of eqs. 2.4-2.6 through
+    :func:`tsimb.train.fit`. ``"noise"`` (the cGAN ablation, sec. 2.4.3) skips the autoencoder:
+    untrained networks of the same shapes, ``tanh`` of white noise as the codes of the missing
+    series, no reconstruction term. Raises ``ValueError`` for bad data (every class needs two
     series: a single minority series has no SMOTE segment)."""
     X, y, k = check_data(X, y, who="GL-GAN")
     k_neighbors = smote_neighbours(np.bincount(y, minlength=k), settings.k_neighbors)
-    ae, pretrain = fit_latent_autoencoder(X, y, settings.autoencoder, seed=seed, device=device, progress=progress)
+    shape = (X.shape[1], X.shape[2])
+    a = settings.autoencoder
+    if settings.generator == "noise":
+        dev, gen = start(seed, device)
+        ae = LatentAutoencoder(X.shape[1], X.shape[2], a.latent_dim, a.features, a.hidden).to(dev).eval()
+        y_syn = np.concatenate([np.full(m, c, dtype=np.int64) for c, m in top_up(y, k).items()] or
+                               [np.zeros(0, dtype=np.int64)])
+        z_syn = torch.tanh(torch.randn((y_syn.size, a.latent_dim), generator=gen, device=dev)).cpu().numpy()
+        result = LatentOversampler(ae, ae.decoder, np.zeros((0, a.latent_dim), np.float32), y, z_syn, y_syn,
+                                   k_neighbors, shape, History(), noise=True)
+        return _adversarial_stage(result, X, y, k, z_syn, y_syn, None, settings, seed, dev, progress)
+    ae, pretrain = cached_fit("latent autoencoder", X, y, a, seed, device,
+                              lambda: fit_latent_autoencoder(X, y, a, seed=seed, device=device, progress=progress))
     codes = encode(ae, X)
     z_syn, y_syn = latent_smote(codes.cpu().numpy(), y, top_up(y, k), k_neighbors=k_neighbors, seed=seed)
-    shape = (X.shape[1], X.shape[2])
     result = LatentOversampler(ae, ae.decoder, codes.cpu().numpy(), y, z_syn, y_syn, k_neighbors, shape, pretrain)
     if settings.generator == "decoder":
         return result
+    dev = codes.device
+    return _adversarial_stage(result, X, y, k, z_syn, y_syn, codes, settings, seed, dev, progress)
+
+
+def _adversarial_stage(result: LatentOversampler, X: np.ndarray, y: np.ndarray, k: int, z_syn: np.ndarray,
+                       y_syn: np.ndarray, codes: torch.Tensor | None, settings: GLGANSettings, seed: int,
+                       device: torch.device | str | None, progress: bool | None) -> LatentOversampler:
+    """Algorithm 2.1, lines 5-15 (Wang 2023): G from ``Q``, D and C from ``E`` plus a layer,
+    rounds of D, C and G epochs over ``Z`` (``E(X_org)`` first when ``codes`` is given)."""
+    ae = result.autoencoder
     dev, gen = start(seed, device)  # D's and C's new layers are initialised here, seeded
     G = copy.deepcopy(ae.decoder).train()
     D, C = EncoderHead(ae, 1).to(dev), EncoderHead(ae, k).to(dev)
     x_org, y_org = to_device(X, y, dev)
-    z_all = torch.cat([codes.to(dev), torch.as_tensor(z_syn, device=dev)])
-    y_all = torch.cat([y_org, torch.as_tensor(y_syn, device=dev)])
-    step = GLGANStep(x_org, y_org, z_all, y_all, gen, G, D, C, settings, k)
+    z_new, y_new = torch.as_tensor(z_syn, device=dev), torch.as_tensor(y_syn, device=dev)
+    z_all = z_new if codes is None else torch.cat([codes.to(dev), z_new])
+    y_all = y_new if codes is None else torch.cat([y_org, y_new])
+    step = GLGANStep(x_org, y_org, z_all, y_all, gen, G, D, C, settings, k, n_own=0 if codes is None else None)
     history = fit(step, epochs=settings.rounds * len(schedule(settings)), batch_size=settings.batch_size,
                   progress=progress, desc="GL-GAN epochs")
     G.eval()
@@ -309,9 +347,32 @@ class GLGANMethod(Method):
 
 AUTO_ONLY = GLGANSettings(generator="decoder")
 AE_SMOTE = GLGANSettings(autoencoder=AutoencoderSettings(cluster_weight=0.0), generator="decoder")
+GLGAN_NO_CLUSTERING = GLGANSettings(autoencoder=AutoencoderSettings(cluster_weight=0.0))
+CGAN_NO_AUTOENCODER = GLGANSettings(generator="noise")
 register(GLGANMethod("gl-gan", "GL-GAN: latent SMOTE on a clustered autoencoder, refined by a least-squares GAN "
                      "(Wang 2023, ch. 2)"))
 register(GLGANMethod("auto-only", "GL-GAN's Auto-only ablation: latent SMOTE codes decoded by the autoencoder "
                      "(Wang 2023, sec. 2.4.3)", AUTO_ONLY))
+register(GLGANMethod("gl-gan-noclu", "GL-GAN without the clustering loss (Lambda_1 = 0; Wang 2023, "
+                     "sec. 2.5.1's ablation)", GLGAN_NO_CLUSTERING))
+register(GLGANMethod("gl-gan-cgan", "GL-GAN's cGAN ablation: the same least-squares GAN from noise, without "
+                     "the autoencoder (Wang 2023, sec. 2.4.3)", CGAN_NO_AUTOENCODER))
 register(GLGANMethod("ae-smote", "Auto-only without the clustering loss: SMOTE in a plain autoencoder's latent "
                      "space (Wang 2023, Fig. 2.5)", AE_SMOTE))
+
+
+def majority_region_share(synthetic: np.ndarray, X: np.ndarray, y: np.ndarray, majority: int = 0) -> float:
+    """The share of ``synthetic`` minority series whose nearest real series of ``X``
+    (Euclidean on the flattened series; scikit-learn's 1-NN) is of class ``majority``: how
+    many generated series fall in the majority's region, what the clustering loss of eq. 2.2
+    is meant to lower (Wang 2023, sec. 2.3.1 and Fig. 2.5). NaN when ``synthetic`` is empty."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    synthetic, X, y = np.asarray(synthetic), np.asarray(X), np.asarray(y)
+    if len(synthetic) == 0:
+        return float("nan")
+    if synthetic.shape[1:] != X.shape[1:]:
+        raise ValueError(f"synthetic and real series must share (channels, length): {synthetic.shape[1:]} vs "
+                         f"{X.shape[1:]}")
+    nearest = KNeighborsClassifier(1).fit(X.reshape(len(X), -1), y).predict(synthetic.reshape(len(synthetic), -1))
+    return float(np.mean(nearest == majority))
