@@ -324,12 +324,13 @@ def plot_linear_boundaries(X: np.ndarray, y: np.ndarray, boundaries: dict[str, t
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"plot_linear_boundaries draws two-dimensional points, got X of shape {X.shape}")
     rng = np.random.default_rng(seed)
-    fig, ax = plt.subplots(figsize=(MAX_WIDTH_IN * 0.62, 3.6))
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH_IN * 0.75, 5.2))
     for cls, name, colour in ((1, "well-represented (+1)", "#8fb3d9"), (-1, "under-represented (-1)", "#d98f8f")):
         members = np.flatnonzero(y == cls)
         shown = rng.choice(members, size=min(max_points, members.size), replace=False)
         ax.scatter(X[shown, 0], X[shown, 1], s=6, color=colour, alpha=0.6, label=f"{name}, n={members.size}")
-    low, high = np.percentile(X, 1, axis=0).min(), np.percentile(X, 99, axis=0).max()
+    low = min(np.percentile(X[y == cls], 1, axis=0).min() for cls in (-1, 1))
+    high = max(np.percentile(X[y == cls], 99, axis=0).max() for cls in (-1, 1))
     grid = np.linspace(low, high, 50)
     for (name, (w, b)), colour in zip(boundaries.items(), sns.color_palette("dark", len(boundaries))):
         w = np.asarray(w, dtype=float)
@@ -341,7 +342,7 @@ def plot_linear_boundaries(X: np.ndarray, y: np.ndarray, boundaries: dict[str, t
         for mean in (X[y == 1].mean(axis=0), X[y == -1].mean(axis=0)):
             ax.add_patch(plt.Rectangle(mean - eps, 2 * eps, 2 * eps, fill=False, color="black", lw=1))
     ax.set(xlim=(low, high), ylim=(low, high), xlabel="x1", ylabel="x2", aspect="equal")
-    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, frameon=False)
     return legible(fig)
 
 
@@ -359,8 +360,9 @@ def plot_reweighting_tradeoff(table: pd.DataFrame, x: str = "under_weight", col:
         sns.lineplot(data=rows[rows[col] == panel], x=x, y="value", hue="metric", hue_order=metrics, marker="o",
                      errorbar=("pi", 100), ax=ax, legend=ax is axes[0])
         ax.set(xscale="log", title=label(panel), xlabel=label(x), ylabel="accuracy", ylim=(-0.02, 1.02))
-        ax.set_xticks(sorted(rows[x].unique()))
+        ax.set_xticks(sorted(rows.loc[rows[col] == panel, x].unique()))
         ax.get_xaxis().set_major_formatter(plt.matplotlib.ticker.ScalarFormatter())
+        ax.get_xaxis().set_minor_locator(plt.matplotlib.ticker.NullLocator())
     legend = axes[0].get_legend()
     if legend is not None:
         _label_legend(legend)

@@ -351,3 +351,12 @@ EXPERIMENT = Experiment(
              "under_weight": _derived_setting("under_weight")},
     reference_method=REFERENCE_METHOD, own_methods=OWN_METHODS, claims=CLAIMS, paper_results=paper_results,
 )
+
+
+def paper_claims_frame(paper: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The published tables in the claims' form: one block per table (``dataset`` is the
+    table's label), values as fractions (the tables print percentages), our method names;
+    what :func:`tsimb.evaluation.check_claims` reads as the paper's differences."""
+    paper = paper_results() if paper is None else paper
+    return pd.DataFrame(dict(dataset=paper["table"], method=paper["method"], metric=paper["metric"],
+                             value=paper["value"] / 100))
