@@ -475,6 +475,11 @@ lambda_means = summarise(sweeps[sweeps["sweep"] == "lambda"], ["setting"], ["rob
 glue("lambda-range", 100 * float(lambda_means[lambda_means.index <= 4].max() - lambda_means[lambda_means.index <= 4].min()),
      display=False)
 glue("lambda-8-drop", 100 * float(lambda_means.loc[1.0] - lambda_means.loc[max(lambda_means.index)]), display=False)
+tau_stats = summarise(sweeps[sweeps["sweep"] == "tau"], ["setting"], ["rob_under"]).set_index("setting")
+for end, tau in (("low", min(tau_stats.index)), ("default", ATTACK.temperature), ("high", max(tau_stats.index))):
+    glue(f"tau-{end}", float(tau), display=False)
+    glue(f"tau-{end}-rob-under", 100 * float(tau_stats.loc[tau, "mean"]), display=False)
+glue("tau-sd", 100 * float(tau_stats["std"].mean()), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig-sweeps
@@ -654,10 +659,12 @@ glue("contradicted-claims", "; ".join(claims.loc[claims["verdict"] == "contradic
 #
 # A smaller $\tau$ sharpens the softmax of {eq}`eq-sep`: the loss concentrates on the hardest
 # negatives and its gradients grow, so with the same $\lambda$ the separation term weighs
-# more against the classification loss. In the $\tau$ sweep above the under-represented
-# half's accuracy moves by a few points between $\tau$ = 0.05 and 0.5, within the seed
-# spread; expect the same order at 0.02, and compare with the two seeds' range before reading
-# a direction into it.
+# more against the classification loss. In the $\tau$ sweep above the robust accuracy of the
+# under-represented half is {glue:text}`tau-low-rob-under:.1f`% at $\tau$ =
+# {glue:text}`tau-low:g`, {glue:text}`tau-default-rob-under:.1f`% at
+# {glue:text}`tau-default:g` and {glue:text}`tau-high-rob-under:.1f`% at
+# {glue:text}`tau-high:g`, with a seed-to-seed sd of about {glue:text}`tau-sd:.1f` points:
+# compare your run's change with that spread before reading a direction into it.
 # ```
 #
 # ## References
