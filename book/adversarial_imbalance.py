@@ -342,11 +342,13 @@ for name in (*SETTINGS.datasets, *SETTINGS.extra_datasets):
         count_rows[(name, imbalance.label)] = {"train counts (by label)": " ".join(map(str, train.class_counts())),
                                                "test per class": int(test.class_counts()[0])}
 counts_table = pd.DataFrame(count_rows).T.rename_axis(["dataset", "protocol"])
+glue("max-majority", max(int(c.split()[0]) for c in counts_table["train counts (by label)"]), display=False)
 for_reader(counts_table)
 
 # %% [markdown]
-# $K$ = 100 does not fit these sets: the largest class keeps at most 50 series, so every
-# under-represented class is left with one and the realised ratio is 50 or less. The quick
+# $K$ = 100 does not fit these sets: the largest class keeps at most
+# {glue:text}`max-majority` series, so every under-represented class is left with one and
+# the realised ratio is {glue:text}`max-majority` or less. The quick
 # profile runs $K$ = 10 (and Step-25 on SwedishLeaf in the ratio study); the full profile
 # lists $K$ = 100 for completeness.
 #
@@ -410,6 +412,7 @@ glue("pair-counts", " vs ".join(map(str, pair_train.class_counts())), display=Fa
 glue("pair-test", int(pair_test.class_counts()[0]), display=False)
 glue("pair-set", SETTINGS.pair_dataset, display=False)
 glue("w-high", w_high, display=False)
+glue("n-pair-seeds", len(SETTINGS.pair_seeds), display=False)
 
 # %% [markdown]
 # The second preliminary study (sec. 4.2.2) trains on two classes at a large ratio: the two
@@ -430,7 +433,7 @@ glue("w-high", w_high, display=False)
 # Standard and robust accuracy of each class of the two-class {glue:text}`pair-set` set as
 # the under-represented class's weight grows, under natural (left) and adversarial (right)
 # training (the dissertation's Figure 4.2, on CIFAR-10 cat and horse, 5000 vs 50); mean over
-# three seeds, band: their range.
+# {glue:text}`n-pair-seeds` seeds, band: their range.
 # ```
 #
 # ### The methods compared (Tables 4.1-4.6 on series)
@@ -458,8 +461,9 @@ glue("pgd-k", ATTACK.steps, display=False)
 # %% [markdown]
 # A PGD-{glue:text}`pgd-k` run on {glue:text}`prelim-set` took {glue:text}`adv-seconds:.0f`
 # seconds on one CPU thread, a natural one {glue:text}`natural-seconds:.0f` (both including
-# the PGD-20 evaluation): {glue:text}`cost-ratio:.1f` times as long, below the $k + 1$ of the
-# training alone because the evaluation and the data loading cost the same in both.
+# the PGD-20 evaluation): {glue:text}`cost-ratio:.1f` times as long. The rule of $k + 1$
+# counts an attack step as a training step; an attack step skips the optimiser's update,
+# and both runs include the same evaluation.
 #
 # ### Sensitivity to $\lambda$, $\tau$ and $K$ (Figures 4.6 and 4.7)
 
@@ -480,6 +484,7 @@ for end, tau in (("low", min(tau_stats.index)), ("default", ATTACK.temperature),
     glue(f"tau-{end}", float(tau), display=False)
     glue(f"tau-{end}-rob-under", 100 * float(tau_stats.loc[tau, "mean"]), display=False)
 glue("tau-sd", 100 * float(tau_stats["std"].mean()), display=False)
+glue("n-sweep-seeds", len(SETTINGS.sweep_seeds), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig-sweeps
@@ -487,7 +492,7 @@ glue("tau-sd", 100 * float(tau_stats["std"].mean()), display=False)
 #
 # SRAT-CE on {glue:text}`prelim-set` as the separation weight $\lambda$ (left; the
 # dissertation's Figure 4.6) and the temperature $\tau$ (right) vary, the other at its
-# default ($\lambda$ = 1, $\tau$ = 0.1); mean over two seeds, band: their range.
+# default ($\lambda$ = 1, $\tau$ = 0.1); mean over {glue:text}`n-sweep-seeds` seeds, band: their range.
 # ```
 #
 # For $\lambda \le 4$ the robust overall accuracy spans {glue:text}`lambda-range:.1f` points;
@@ -605,8 +610,9 @@ glue("contradicted-claims", "; ".join(claims.loc[claims["verdict"] == "contradic
 #   our runs, {glue:text}`n-contradicted` contradicted and {glue:text}`n-not-supported` not
 #   supported (no effect detected with our seeds). Supported: {glue:text}`supported-claims`.
 #   Contradicted: {glue:text}`contradicted-claims`.
-# - **What this does not show.** A small CNN, 40 epochs and three seeds on three small sets
-#   are far from the dissertation's budget; the full profile is the test of its numbers.
+# - **What this does not show.** A small CNN, {glue:text}`epochs` epochs and
+#   {glue:text}`n-main-seeds` seeds on three small sets are far from the dissertation's
+#   budget; the full profile is the test of its numbers.
 #
 # ## Exercises
 #
