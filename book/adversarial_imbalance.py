@@ -68,7 +68,7 @@ from IPython.display import Markdown
 import tsimb
 from tsimb.booktools import glue
 from tsimb.data import Imbalance, class_halves
-from tsimb.evaluation import check_claims, claims_table
+from tsimb.evaluation import check_claims, claims_table, flag_runs
 from tsimb.experiments import experiment as chapter_experiment
 from tsimb.experiments import format_summary, provenance_line, resolve_profile, running_note, stored_seconds, summarise
 from tsimb.experiments.adversarial_imbalance import (claims_frame, pair_split, paper_claims_frame, paper_orderings,
@@ -448,6 +448,13 @@ main_stats = summarise(main.assign(setting=main["dataset"] + " " + main["protoco
 main_table = format_summary(main_stats, ["setting", "method"], digits=1, scale=100)[TABLE_METRICS]
 order = [(s, m) for s in dict.fromkeys(main_stats["setting"]) for m in SETTINGS.methods]
 for_reader(main_table.reindex(order), index=["setting", "method"])
+
+# %% tags=["remove-input"]
+flags = flag_runs(main.assign(setting=main["dataset"] + " " + main["protocol"]), "std_overall", ["setting", "method"],
+                  constant_metric=None)
+glue("n-flagged", len(flags), display=False)
+glue("n-main-runs", len(main[["dataset", "protocol", "method", "seed"]].drop_duplicates()), display=False)
+for_reader(flags, index=["setting", "method", "seed"]) if len(flags) else for_reader(pd.DataFrame({"flagged runs": ["none"]}))
 
 # %% tags=["remove-cell"]
 adv_seconds = stored_seconds("adversarial-imbalance", PROFILE, method="adv", dataset=first, study="main")
