@@ -44,8 +44,8 @@ CHAPTER = "adversarial-imbalance"
 CODE_VERSION = "adversarial-imbalance-1"  # bump when a change alters results, so that stored runs are not served
 REFERENCE_METHOD, OWN_METHODS = "adv", ("srat-ce", "srat-ldam")
 TABLE_METHODS = ("none", "adv", "adv-reweight", "drcb-ce", "drcb-ldam", "srat-ce", "srat-ldam")
-ALL_METHODS = ("none", "adv", "adv-focal", "adv-ldam", "adv-reweight", "adv-cb-focal", "drcb-ce", "drcb-focal",
-               "drcb-ldam", "srat-ce", "srat-focal", "srat-ldam")
+ALL_METHODS = ("none", "adv", "adv-focal", "adv-ldam", "adv-ros", "adv-reweight", "adv-cb-focal", "drcb-ce",
+               "drcb-focal", "drcb-ldam", "srat-ce", "srat-focal", "srat-ldam")
 
 
 @dataclass(frozen=True)
