@@ -369,3 +369,86 @@ def plot_latent_views(views: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]
     axes[0].set_ylabel("PC2")
     axes[0].legend(fontsize=9, loc="best")
     return legible(fig)
+
+
+def plot_closed_form_check(table: pd.DataFrame, evaluation: str = "robust") -> plt.Figure:
+    """Measured class-wise errors of the trained linear model against the closed form of the
+    Gaussian-mixture analysis (Wang 2023, sec. 4.3, corrected; the rows of
+    :func:`tsimb.robustness.theory.compare_with_closed_form`), one panel per budget
+    ``eps``, one colour per training, one marker per class; on the diagonal the two agree."""
+    rows = table[table["evaluation"] == evaluation]
+    epss = sorted(rows["eps"].unique())
+    fig, axes = _panels(len(epss), 3, 2.6, sharex=True, sharey=True)
+    trainings = list(dict.fromkeys(rows["training"]))
+    colours = dict(zip(trainings, sns.color_palette(PALETTE, len(trainings))))
+    markers = dict(zip(dict.fromkeys(rows["cls"]), ("o", "^")))
+    for ax, eps in zip(axes, epss):
+        here = rows[rows["eps"] == eps]
+        for (training, cls), group in here.groupby(["training", "cls"], sort=False):
+            ax.scatter(group["closed_form"], group["measured"], color=colours[training], marker=markers[cls], s=22)
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+        ax.set(title=f"eps = {eps:g}", xlabel="closed form", xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
+    axes[0].set_ylabel(f"measured ({evaluation})")
+    handles = [plt.Line2D([], [], color=c, marker="s", ls="", label=t) for t, c in colours.items()]
+    handles += [plt.Line2D([], [], color="grey", marker=m, ls="", label=c) for c, m in markers.items()]
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
+    return legible(fig)
+
+
+def plot_linear_boundaries(X: np.ndarray, y: np.ndarray, boundaries: dict[str, tuple[np.ndarray, float]],
+                           eps: float = 0.0, max_points: int = 600, seed: int = 0) -> plt.Figure:
+    """A two-dimensional sample of the Gaussian mixture (Wang 2023, eq. 4.1; classes -1 and
+    +1) with the decision boundary ``w^T x = b`` of each trained linear model in
+    ``boundaries`` (name -> ``(w, b)``), and, with ``eps``, the L-infinity box of that
+    radius around the two class means (the attack's reach)."""
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"plot_linear_boundaries draws two-dimensional points, got X of shape {X.shape}")
+    rng = np.random.default_rng(seed)
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH_IN * 0.75, 5.2))
+    for cls, name, colour in ((1, "well-represented (+1)", "#8fb3d9"), (-1, "under-represented (-1)", "#d98f8f")):
+        members = np.flatnonzero(y == cls)
+        shown = rng.choice(members, size=min(max_points, members.size), replace=False)
+        ax.scatter(X[shown, 0], X[shown, 1], s=6, color=colour, alpha=0.6, label=f"{name}, n={members.size}")
+    low = min(np.percentile(X[y == cls], 1, axis=0).min() for cls in (-1, 1))
+    high = max(np.percentile(X[y == cls], 99, axis=0).max() for cls in (-1, 1))
+    grid = np.linspace(low, high, 50)
+    for (name, (w, b)), colour in zip(boundaries.items(), sns.color_palette("dark", len(boundaries))):
+        w = np.asarray(w, dtype=float)
+        if abs(w[1]) > 1e-12:
+            ax.plot(grid, (b - w[0] * grid) / w[1], color=colour, lw=1.6, label=name)
+        else:
+            ax.axvline(b / w[0], color=colour, lw=1.6, label=name)
+    if eps > 0:
+        for mean in (X[y == 1].mean(axis=0), X[y == -1].mean(axis=0)):
+            ax.add_patch(plt.Rectangle(mean - eps, 2 * eps, 2 * eps, fill=False, color="black", lw=1))
+    ax.set(xlim=(low, high), ylim=(low, high), xlabel="x1", ylabel="x2", aspect="equal")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, frameon=False)
+    return legible(fig)
+
+
+def plot_reweighting_tradeoff(table: pd.DataFrame, x: str = "under_weight", col: str = "method",
+                              metrics: Iterable[str] = ("std_well", "std_under", "rob_well", "rob_under")
+                              ) -> plt.Figure:
+    """Class-wise standard and robust accuracy as the under-represented class's weight grows
+    (Wang 2023, Figure 4.2), one panel per ``col`` value (natural and adversarial
+    training): mean over seeds with the range as a band, weight on a log axis."""
+    metrics = list(metrics)
+    rows = table[table["metric"].isin(metrics)]
+    panels = list(dict.fromkeys(rows[col]))
+    fig, axes = _panels(len(panels), 2, 3.0, sharey=True)
+    for ax, panel in zip(axes, panels):
+        sns.lineplot(data=rows[rows[col] == panel], x=x, y="value", hue="metric", hue_order=metrics, marker="o",
+                     errorbar=("pi", 100), ax=ax, legend=ax is axes[0])
+        ax.set(xscale="log", title=label(panel), xlabel=label(x), ylabel="accuracy", ylim=(-0.02, 1.02))
+        ax.set_xticks(sorted(rows.loc[rows[col] == panel, x].unique()))
+        ax.get_xaxis().set_major_formatter(plt.matplotlib.ticker.ScalarFormatter())
+        ax.get_xaxis().set_minor_locator(plt.matplotlib.ticker.NullLocator())
+    legend = axes[0].get_legend()
+    if legend is not None:
+        _label_legend(legend)
+        handles, labels = axes[0].get_legend_handles_labels()
+        legend.remove()
+        fig.legend(handles, [label(t) for t in labels], loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                   ncol=len(metrics), frameon=False)
+    return legible(fig)

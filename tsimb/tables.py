@@ -73,6 +73,17 @@ LABELS: dict[str, str] = {
     "test": "test series",
     "median_range": "median range",
     "beta_fraction_of_range": "β / range",
+    # adversarial training under imbalance (Wang 2023, Tables 4.1-4.7)
+    "std_overall": "standard, overall",
+    "std_under": "standard, under-represented",
+    "std_well": "standard, well-represented",
+    "std_gap": "standard gap (well - under)",
+    "rob_overall": "robust, overall",
+    "rob_under": "robust, under-represented",
+    "rob_well": "robust, well-represented",
+    "rob_gap": "robust gap (well - under)",
+    "under_weight": "weight of the under-represented classes",
+    "cost_well": "well-represented accuracy lost to up-weighting",
 }
 # the latent-generation chapter (GL-GAN, Wang 2023 ch. 2)
 LABELS.update({"majority_region_share": "share nearest a majority series", "gain": "minority F1 gain over none",

@@ -254,3 +254,39 @@ class Imbalance:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def pooled_balanced_split(train: Dataset, test: Dataset, test_fraction: float = 1 / 3, seed: int = 0,
+                          max_test_per_class: int | None = None) -> tuple[Dataset, Dataset]:
+    """A balanced test split and a training pool from the pooled published splits
+    (Wang 2023, dissertation ch. 4 sec. 4.4.1 and ch. 5 sec. 5.4.1 test on balanced splits;
+    the UCR test splits of e.g. MedicalImages are not balanced, and their training splits
+    are too small to thin to ``K = 10``).
+
+    The two splits are pooled; every class gives the same number of series to the test
+    split, ``m = floor(test_fraction * n_min)`` (``n_min``: the smallest pooled class),
+    capped at ``max_test_per_class``, drawn with ``seed``; the rest is the training pool,
+    which an imbalance protocol (:class:`Imbalance`) then thins. Returns ``(pool, test)``,
+    the pool labelled ``"train"``.
+    """
+    if train.class_names != test.class_names:
+        raise ValueError(f"{train.name}: the training and test splits have different classes "
+                         f"({train.class_names} vs {test.class_names}); pool splits of one data set")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    X = np.concatenate([train.X, test.X])
+    y = np.concatenate([train.y, test.y])
+    counts = np.bincount(y, minlength=train.n_classes)
+    if counts.min() < 2:
+        raise ValueError(f"{train.name}: class {int(counts.argmin())} has {int(counts.min())} series in both "
+                         "splits together; a balanced test split needs at least 2 per class")
+    per_class = max(1, int(np.floor(test_fraction * counts.min())))
+    if max_test_per_class is not None:
+        if isinstance(max_test_per_class, bool) or not isinstance(max_test_per_class, (int, np.integer)) \
+                or max_test_per_class < 1:
+            raise ValueError(f"max_test_per_class must be a positive integer or None, got {max_test_per_class!r}")
+        per_class = min(per_class, int(max_test_per_class))
+    test_index = _take(y, {c: per_class for c in range(train.n_classes)}, np.random.default_rng(seed))
+    pool_index = np.setdiff1d(np.arange(y.size), test_index)
+    pool = Dataset(train.name, "train", X[pool_index], y[pool_index], train.class_names, train.source)
+    return pool, Dataset(train.name, "test", X[test_index], y[test_index], train.class_names, test.source)

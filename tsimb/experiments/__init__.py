@@ -67,6 +67,12 @@ CHAPTERS.add("ib-gan", Chapter(
     ("ibgan",), ("tsimb.generative", "tsimb.data.imbalance"), "tsimb.experiments.ib_gan"))
 CHAPTERS.add("dissertation", Chapter(
     "dissertation", "GL-GAN, ICED, SRAT, Imb-Mix", "", "dissertation chapters 2 to 5", ("wang2023dissertation",)))
+CHAPTERS.add("adversarial-imbalance", Chapter(
+    "adversarial-imbalance", "Adversarial training under imbalance", "adversarial_imbalance",
+    "PGD adversarial training, re-weighting, DRCB, SRAT; the Gaussian-mixture theory",
+    ("wang2023dissertation", "madry2018pgd", "cao2019ldam", "cui2019classbalanced", "khosla2020supcon"),
+    ("tsimb.robustness", "tsimb.losses.contrastive", "tsimb.data.imbalance"),
+    "tsimb.experiments.adversarial_imbalance"))
 
 
 def written_chapters() -> list[str]:
