@@ -58,8 +58,7 @@ def test_every_figure_fits_the_column_and_its_text_is_legible(make_dataset):
     for name, obj in figures(make_dataset):
         fig = plots._figure(obj)
         assert fig.get_size_inches()[0] <= plots.MAX_WIDTH_IN + 1e-6, name
-        for column_px in (plots.DESKTOP_COLUMN_PX, plots.PHONE_COLUMN_PX):  # a desktop's column, a phone's
-            assert plots.smallest_text_px(obj, column_px) >= plots.MIN_TEXT_PX, (name, column_px)
+        assert plots.smallest_shown_text_px(obj) >= plots.MIN_TEXT_PX, name
         raw = [t.get_text() for t in fig.findobj(plt.Text) if "_" in t.get_text()]
         assert not raw, f"{name}: raw column names in the figure: {raw}"
         plt.close(fig)

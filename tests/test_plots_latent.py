@@ -29,8 +29,7 @@ def test_the_latent_chapters_figures_fit_the_column_and_stay_legible():
                                                     np.zeros((0, 4)))})]
     for fig in figures:
         assert fig.get_size_inches()[0] <= plots.MAX_WIDTH_IN + 1e-9
-        for column_px in (plots.DESKTOP_COLUMN_PX, plots.PHONE_COLUMN_PX):
-            assert plots.smallest_text_px(fig, column_px) >= plots.MIN_TEXT_PX
+        assert plots.smallest_shown_text_px(fig) >= plots.MIN_TEXT_PX
         plt.close(fig)
 
 

@@ -92,6 +92,12 @@ def smallest_text_px(obj, column_px: float = DESKTOP_COLUMN_PX) -> float:
     return min(sizes) * DPI / 72 * scale
 
 
+def smallest_shown_text_px(obj) -> float:
+    """The smallest text of a figure in CSS pixels as readers meet it: the smaller of its
+    height in a desktop's text column and in a phone's (:data:`MIN_TEXT_PX` is the floor)."""
+    return min(smallest_text_px(obj, column) for column in (DESKTOP_COLUMN_PX, PHONE_COLUMN_PX))
+
+
 def _panels(n: int, ncols: int, panel_height: float, **kwargs) -> tuple[plt.Figure, np.ndarray]:
     """``n`` panels in rows of at most ``ncols``, the column's width; unused panels hidden."""
     ncols = min(n, ncols)

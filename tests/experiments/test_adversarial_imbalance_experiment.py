@@ -133,6 +133,6 @@ def test_the_chapters_figures_fit_the_column():
     for fig in (plots.plot_closed_form_check(table), plots.plot_linear_boundaries(X, y, boundaries, eps=0.3),
                 plots.plot_reweighting_tradeoff(tradeoff)):
         assert fig.get_size_inches()[0] <= plots.MAX_WIDTH_IN + 1e-6
-        assert plots.smallest_text_px(fig) >= 0.7 * plots.BODY_TEXT_PX - 1e-6
+        assert plots.smallest_shown_text_px(fig) >= plots.MIN_TEXT_PX
     with pytest.raises(ValueError, match="two-dimensional"):
         plots.plot_linear_boundaries(np.zeros((5, 3)), np.ones(5), boundaries)
