@@ -66,6 +66,11 @@ CHAPTERS.add("ib-gan", Chapter(
     ("ibgan",), ("tsimb.generative", "tsimb.data.imbalance"), "tsimb.experiments.ib_gan"))
 CHAPTERS.add("dissertation", Chapter(
     "dissertation", "GL-GAN, ICED, SRAT, Imb-Mix", "", "dissertation chapters 2 to 5", ("wang2023dissertation",)))
+CHAPTERS.add("crowd-labels", Chapter(
+    "crowd-labels", "Crowd labels", "crowd_labels",
+    "majority vote, Dawid-Skene (three priors), Crowd-Layer, ICED; simulated annotators",
+    ("wang2023dissertation", "dawid1979skene", "rodrigues2018crowds"), ("tsimb.crowd", "tsimb.data.votes"),
+    "tsimb.experiments.crowd_labels"))
 
 
 def written_chapters() -> list[str]:
