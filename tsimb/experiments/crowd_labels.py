@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.stats import binom
-from sklearn.model_selection import train_test_split
 
 from ..crowd import (AnnotatorSettings, CrowdDataset, ICEDSettings, dawid_skene, label_accuracy, majority_vote,
                      simulate_annotators, train_reference)
@@ -138,8 +137,8 @@ SETTINGS = {
 def balanced_pool(dataset: str, split_seed: int = 0, test_fraction: float = 0.2) -> tuple[Dataset, Dataset]:
     """The balanced binary set of sec. 3.3.1 as a candidate training set and a balanced test
     set: the published train and test splits pooled, the two most populous classes kept
-    (all of a binary set), the larger cut to the smaller's count, then a stratified cut of
-    ``test_fraction`` for the test (seeded by ``split_seed``). Label 0 is the class with more
+    (all of a binary set), the larger cut to the smaller's count, then ``test_fraction`` of each
+    class for the test (seeded by ``split_seed``). Label 0 is the class with more
     series in the pool (the majority to be), 1 the other (the minority to be; the
     dissertation draws the two at random)."""
     if not 0 < test_fraction < 1:
@@ -154,9 +153,12 @@ def balanced_pool(dataset: str, split_seed: int = 0, test_fraction: float = 0.2)
     keep = np.concatenate([rng.choice(np.flatnonzero(y == majority), n, replace=False), np.flatnonzero(y == minority)])
     X, y = X[keep], (y[keep] == minority).astype(np.int64)
     names = (train.class_names[majority], train.class_names[minority])
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_fraction, stratify=y, random_state=split_seed)
-    return (Dataset(dataset, "train", X_tr, y_tr, names, train.source),
-            Dataset(dataset, "test", X_te, y_te, names, train.source))
+    n_test = int(round(n * test_fraction))  # per class: the test set is exactly balanced
+    test_index = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:n_test] for c in (0, 1)])
+    in_test = np.zeros(y.size, dtype=bool)
+    in_test[test_index] = True
+    return (Dataset(dataset, "train", X[~in_test], y[~in_test], names, train.source),
+            Dataset(dataset, "test", X[in_test], y[in_test], names, train.source))
 
 
 @lru_cache(maxsize=8)
