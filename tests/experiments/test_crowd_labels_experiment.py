@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tsimb.experiments import crowd_labels as experiment
@@ -96,3 +97,29 @@ def test_the_warm_up_keeps_at_least_18_percent_at_nine_workers():
     assert min(shares) == pytest.approx(92 / 512) and max(shares) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="agreement levels"):
         experiment.top_levels_share(4, 0.2)
+
+
+def test_the_label_table_reads_the_aggregators_from_mv_runs_and_the_rounds_from_iced_runs():
+    rows = []
+    for seed in (0, 1):
+        for name in experiment.AGGREGATORS:
+            for suffix in ("", "_c0", "_c1"):
+                rows.append(dict(dataset="A", workers=7, seed=seed, method="mv", ds_prior=None,
+                                 metric=f"label_{name}{suffix}", value=0.5))
+                rows.append(dict(dataset="A", workers=7, seed=seed, method="ds-soft", ds_prior=None,
+                                 metric=f"label_{name}{suffix}", value=0.5))
+        for stage in ("orig", "first", "final"):
+            for suffix in ("", "_c0", "_c1"):
+                rows.append(dict(dataset="A", workers=7, seed=seed, method="iced", ds_prior="uniform",
+                                 metric=f"label_iced_{stage}{suffix}", value=0.7))
+        rows.append(dict(dataset="A", workers=7, seed=seed, method="iced", ds_prior="hard",
+                         metric="label_iced_orig", value=0.7))  # a warm-up run: no rounds, left out
+    table = experiment.label_accuracy_table(pd.DataFrame(rows))
+    assert len(table) == 2 * (4 + 3) * 3
+    assert set(table["stage"]) == {*experiment.AGGREGATORS, "uniform: D&S-orig", "uniform: D&S-first",
+                                   "uniform: D&S-final"}
+    assert set(table["class"]) == {"all", "majority", "minority"} and (table["method"] == table["stage"]).all()
+    from tsimb.evaluation import check_claims
+
+    claims = check_claims(table[table["class"] == "all"], experiment.LABEL_CLAIMS)
+    assert claims.set_index("claim").loc[experiment.LABEL_CLAIMS[0].text, "runs"] == 2
