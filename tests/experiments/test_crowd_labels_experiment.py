@@ -72,7 +72,7 @@ def test_the_grids_cover_the_methods_the_worker_sweep_and_the_three_warm_ups():
     assert {c["method"] for c in GRIDS["main"]} == set(experiment.CHAPTER_METHODS)
     assert {c["workers"] for c in GRIDS["workers"]} == {7, 9, 11}
     assert {c["warm_up"] for c in GRIDS["warmup"]} == set(experiment.WARM_UP_NAMES)
-    assert all(c["budget"]["epochs"] == 3 * settings.iced.warmup_epochs for c in GRIDS["warmup"])
+    assert all(c["budget"]["epochs"] == 3 * settings.warmup_group_epochs for c in GRIDS["warmup"])
     for grid in GRIDS.values():
         assert len({config_key(c) for c in grid}) == len(grid)
     # the sweep's runs at the main grid's W on its data set are the main grid's (stored once)
