@@ -458,3 +458,69 @@ def plot_reweighting_tradeoff(table: pd.DataFrame, x: str = "under_weight", col:
         fig.legend(handles, [label(t) for t in labels], loc="lower center", bbox_to_anchor=(0.5, 1.0),
                    ncol=len(metrics), frameon=False)
     return legible(fig)
+
+
+def plot_confusion_recovery(true: np.ndarray, estimated: dict[str, np.ndarray],
+                            class_names: Iterable[str] = ("majority", "minority")) -> plt.Figure:
+    """Each worker's error rates as estimated (y) against the true ones (x), one panel per
+    estimator (e.g. Dawid-Skene with each prior, Wang 2023 eqs. 3.1-3.2): ``true`` and each
+    ``estimated`` are ``(W, K, K)`` confusion matrices (rows: true class); every off-diagonal
+    entry is a point, coloured by its true class. Points on the diagonal are recovered."""
+    names = list(class_names)
+    true = np.asarray(true)
+    K = true.shape[1]
+    fig, axes = _panels(len(estimated), 3, 2.6, sharex=True, sharey=True)
+    colours = sns.color_palette(PALETTE)
+    top = max(float(np.nanmax([true[:, a, b] for a in range(K) for b in range(K) if a != b])),
+              *(float(np.nanmax(est[:, a, b])) for est in estimated.values() for a in range(K) for b in range(K)
+                if a != b), 0.05) * 1.05
+    for ax, (name, est) in zip(axes, estimated.items()):
+        est = np.asarray(est)
+        if est.shape != true.shape:
+            raise ValueError(f"{name}: estimated confusion has shape {est.shape}, the true one {true.shape}")
+        for a in range(K):
+            for b in range(K):
+                if a != b:
+                    ax.scatter(true[:, a, b], est[:, a, b], s=22, color=colours[a % len(colours)],
+                               label=f"true {names[a]}" if K == 2 else f"{names[a]} as {names[b]}")
+        ax.plot([0, top], [0, top], color="0.5", lw=1, ls="--")
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, top)
+        ax.set_title(label(name))
+    axes[0].legend(loc="upper left")
+    fig.supxlabel("true error rate of a worker")
+    fig.supylabel("estimated")
+    return legible(fig)
+
+
+def plot_label_accuracy_per_class(table: pd.DataFrame, x: str = "aggregator", col: str | None = "dataset",
+                                  hue: str = "class") -> sns.FacetGrid:
+    """Bars of the label accuracy of each aggregator (tidy: ``x``, ``hue`` and ``value``
+    columns, one row per run), the mean over seeds with the range as error bars: the
+    per-class view in which an aggregator's bias under imbalance shows."""
+    grid = sns.catplot(data=table, x=x, y="value", hue=hue, col=col, kind="bar", errorbar=("pi", 100),
+                       height=3, aspect=0.9, sharex=True)
+    grid.set_axis_labels("", "label accuracy")
+    grid.set_titles("{col_name}" if col else "")
+    for ax in grid.axes.flat:
+        ax.tick_params(axis="x", rotation=30)
+        ax.set_ylim(0, 1.02)
+    sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(5, table[hue].nunique()), title=None)
+    _label_legend(grid.legend)
+    return legible(grid)
+
+
+def plot_label_rounds(table: pd.DataFrame, x: str = "stage", hue: str = "class",
+                      col: str | None = "dataset") -> sns.FacetGrid:
+    """The label accuracy on the training set along ICED's rounds (Wang 2023, Fig. 3.2):
+    points per ``x`` stage (MV, D&S before synthesis, after the first round, after the last),
+    mean over seeds with the range, one line per ``hue``."""
+    grid = sns.catplot(data=table, x=x, y="value", hue=hue, col=col, kind="point", errorbar=("pi", 100),
+                       height=3, aspect=0.9, dodge=0.2)
+    grid.set_axis_labels("", "label accuracy")
+    grid.set_titles("{col_name}" if col else "")
+    for ax in grid.axes.flat:
+        ax.tick_params(axis="x", rotation=30)
+    sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(5, table[hue].nunique()), title=None)
+    _label_legend(grid.legend)
+    return legible(grid)

@@ -65,14 +65,21 @@ CHAPTERS.add("latent-generation", Chapter(
 CHAPTERS.add("ib-gan", Chapter(
     "ib-gan", "IB-GAN", "ib_gan", "imputation balanced GAN; naive conditional GAN, AC-GAN, BAGAN; generation quality",
     ("ibgan",), ("tsimb.generative", "tsimb.data.imbalance"), "tsimb.experiments.ib_gan"))
-CHAPTERS.add("dissertation", Chapter(
-    "dissertation", "GL-GAN, ICED, SRAT, Imb-Mix", "", "dissertation chapters 2 to 5", ("wang2023dissertation",)))
+CHAPTERS.add("imb-mix", Chapter(
+    "imb-mix", "Imb-Mix", "", "supplementary adversarial examples, Remix, SWA (dissertation ch. 5; library in "
+    "tsimb.robustness.imbmix, chapter planned)", ("wang2023dissertation",), ("tsimb.robustness.imbmix",
+                                                                                 "tsimb.train.swa")))
 CHAPTERS.add("adversarial-imbalance", Chapter(
     "adversarial-imbalance", "Adversarial training under imbalance", "adversarial_imbalance",
     "PGD adversarial training, re-weighting, DRCB, SRAT; the Gaussian-mixture theory",
     ("wang2023dissertation", "madry2018pgd", "cao2019ldam", "cui2019classbalanced", "khosla2020supcon"),
     ("tsimb.robustness", "tsimb.losses.contrastive", "tsimb.data.imbalance"),
     "tsimb.experiments.adversarial_imbalance"))
+CHAPTERS.add("crowd-labels", Chapter(
+    "crowd-labels", "Crowd labels", "crowd_labels",
+    "majority vote, Dawid-Skene (three priors), Crowd-Layer, ICED; simulated annotators",
+    ("wang2023dissertation", "dawid1979skene", "rodrigues2018crowds"), ("tsimb.crowd", "tsimb.data.votes"),
+    "tsimb.experiments.crowd_labels"))
 
 
 def written_chapters() -> list[str]:
