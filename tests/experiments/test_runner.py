@@ -256,8 +256,10 @@ def test_tidy_drops_bookkeeping_adds_derived_columns_and_labels_protocols():
     from tsimb.experiments import experiment
 
     table = pd.DataFrame(dict(chapter="x", version="1", imbalance=["none", "step"], ratio=[1.0, 10.0],
-                              budget=[{"epochs": 3}, {"epochs": 5}], metric="accuracy", value=[0.9, 0.7]))
+                              budget=[{"epochs": 3}, {"epochs": 5}], augment=[{}, {"time_unit": "series"}],
+                              metric="accuracy", value=[0.9, 0.7]))
     out = experiment("ode-augmentation").tidy(table)
+    assert out["time_unit"].tolist() == ["step", "series"]  # a stored default is left out of the configuration
     assert "chapter" not in out and "version" not in out and "budget" not in out
     assert out["protocol"].tolist() == ["balanced", "step-10"]
     assert out["epochs"].tolist() == [3, 5]  # the ODE chapter's derived column
