@@ -592,7 +592,7 @@ glue("share-smote", float(region.get("smote", np.nan)), display=False)
 #   The IB-GAN chapter's `cgan` is a different, BCE-trained conditional GAN.
 # - **Tables 2.2-2.6**: Random (ROS) and SMOTE agree to four decimals for LinearSVC on
 #   four of the five sets ({glue:text}`ros-smote-equal`), which two different training
-#   sets rarely give; and Madelon sits at MCC $pprox 0$ for every method and classifier
+#   sets rarely give; and Madelon sits at MCC $\approx 0$ for every method and classifier
 #   (largest {glue:text}`madelon-max:.3f`), i.e. no classifier beats chance there, so its
 #   rows rank noise. Values of $\pm 0.0439$ recur on Madelon for different methods.
 # - **GL-GAN is best in 11 of 15 MCC cells** of the dissertation's own tables, not in

@@ -324,7 +324,8 @@ def plot_realism_usefulness(points: pd.DataFrame, x: str = "discriminative_score
     ax.axhline(0, color="0.5", lw=0.8, ls="--")
     ax.set_xlabel(label(x))
     ax.set_ylabel(label(y))
-    ax.legend(fontsize=9, bbox_to_anchor=(1.02, 1), loc="upper left", borderaxespad=0)
+    # below the axes, in columns: beside them, the ~15 entries would take half of a phone's width
+    ax.legend(fontsize=9, bbox_to_anchor=(0.5, -0.3), loc="upper center", ncol=3, borderaxespad=0, frameon=False)
     _label_legend(ax.get_legend())
     return legible(fig)
 
