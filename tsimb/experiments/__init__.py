@@ -66,9 +66,9 @@ CHAPTERS.add("ib-gan", Chapter(
     "ib-gan", "IB-GAN", "ib_gan", "imputation balanced GAN; naive conditional GAN, AC-GAN, BAGAN; generation quality",
     ("ibgan",), ("tsimb.generative", "tsimb.data.imbalance"), "tsimb.experiments.ib_gan"))
 CHAPTERS.add("imb-mix", Chapter(
-    "imb-mix", "Imb-Mix", "", "supplementary adversarial examples, Remix, SWA (dissertation ch. 5; library in "
-    "tsimb.robustness.imbmix, chapter planned)", ("wang2023dissertation",), ("tsimb.robustness.imbmix",
-                                                                                 "tsimb.train.swa")))
+    "imb-mix", "Imb-Mix", "imb_mix", "supplementary adversarial examples, Remix, SWA; mixup, Remix and "
+    "re-sampling with adversarial training; the 2 x 2 x 2 ablation", ("wang2023dissertation",),
+    ("tsimb.robustness.imbmix", "tsimb.train.swa"), "tsimb.experiments.imb_mix"))
 CHAPTERS.add("adversarial-imbalance", Chapter(
     "adversarial-imbalance", "Adversarial training under imbalance", "adversarial_imbalance",
     "PGD adversarial training, re-weighting, DRCB, SRAT; the Gaussian-mixture theory",
