@@ -247,6 +247,35 @@ def paper_cells_below(paper: pd.DataFrame | None = None, low: str = "adv-ros", h
     return int((both[low] < both[high]).sum()), len(both)
 
 
+def paper_worst_cells(method: str = "adv-ros", paper: pd.DataFrame | None = None) -> tuple[int, int]:
+    """In how many published cells (table x metric) ``method`` has the lowest value of the
+    table's rows ("always worst", sec. 5.5.2), of all cells where it is given."""
+    paper = paper_results() if paper is None else paper
+    wide = paper.pivot_table(index=["table", "metric"], columns="method", values="value")
+    given = wide[wide[method].notna()]
+    return int((given[method] <= given.min(axis=1)).sum()), len(given)
+
+
+def paper_across_chapters(method5: str = "imb-mix", method4: str = "srat-ldam",
+                          paper5: pd.DataFrame | None = None, paper4: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The dissertation's two robustness chapters side by side: for every setting (data
+    set, imbalance, K, threat model) and metric that Tables 5.1-5.7 and Tables 4.1-4.7 share,
+    ``method5``'s published value in chapter 5, ``method4``'s in chapter 4, and
+    ``difference = ch5 - ch4`` (points; both as published)."""
+    from .adversarial_imbalance import paper_results as chapter4_results
+
+    paper5 = paper_results() if paper5 is None else paper5
+    paper4 = chapter4_results() if paper4 is None else paper4
+    keys = ["dataset", "imbalance", "K", "threat", "metric"]
+    a = paper5.loc[paper5["method"] == method5, keys + ["table", "value"]].rename(
+        columns={"value": "ch5", "table": "table_ch5"})
+    b = paper4.loc[paper4["method"] == method4, keys + ["table", "value"]].rename(
+        columns={"value": "ch4", "table": "table_ch4"})
+    both = a.merge(b, on=keys)
+    both["difference"] = both["ch5"] - both["ch4"]
+    return both.reset_index(drop=True)
+
+
 CLAIMS = (
     Claim("Imb-Mix beats Remix + adversarial training on robust under-represented accuracy",
           "sec. 5.5.2, Tables 5.1-5.7", "imb-mix", "remix-adv", "rob_under"),
