@@ -134,3 +134,20 @@ def test_the_published_orderings_the_issue_quotes():
     reweight = experiment.paper_across_chapters("adv-reweight", "adv-reweight")
     cell = reweight[(reweight["table_ch5"] == "Table 5.3") & (reweight["metric"] == "std_under")].iloc[0]
     assert (cell["ch5"], cell["ch4"]) == (48.71, 74.80)
+
+
+def test_the_srat_chapters_runs_join_ours_for_the_cross_chapter_claims():
+    ours = experiment.claims_frame(_toy_table(seeds=range(3), jitter=True))
+    srat = pd.DataFrame([dict(dataset="Toy", protocol="step-10", study="main", seed=seed, method=method,
+                              metric="rob_under", value=0.9 + 0.01 * seed)
+                         for seed in range(5) for method in ("adv", "srat-ldam")]
+                        + [dict(dataset="Other", protocol="step-10", study="main", seed=0, method="srat-ldam",
+                                metric="rob_under", value=0.0)])
+    both = experiment.with_srat_runs(ours, srat)
+    added = both[both["method"] == "srat-ldam"]
+    assert len(added) == 3 and set(added["dataset"]) == {"Toy step-10"}  # our seeds, our set only
+    assert (both["method"] == "adv").sum() == 3  # ours, not theirs
+    paper = experiment.paper_cross_frame()
+    assert len(paper) == 48 and set(paper["method"]) == {"imb-mix", "srat-ldam"}
+    claims = check_claims(both, experiment.CROSS_CLAIMS[:1], paper)
+    assert claims["verdict"].iloc[0] == "supported" and claims["paper_difference"].iloc[0] > 0

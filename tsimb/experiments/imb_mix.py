@@ -292,6 +292,44 @@ CLAIMS = (
 )
 
 
+CROSS_CLAIMS = (
+    Claim("SRAT-LDAM (ch. 4) beats Imb-Mix (ch. 5) on robust under-represented accuracy",
+          "Tables 4.1-4.7 beside 5.1-5.7", "srat-ldam", "imb-mix", "rob_under"),
+    Claim("SRAT-LDAM (ch. 4) beats Imb-Mix (ch. 5) on robust overall accuracy", "Tables 4.1-4.7 beside 5.1-5.7",
+          "srat-ldam", "imb-mix", "rob_overall"),
+    Claim("SRAT-LDAM (ch. 4) beats Imb-Mix (ch. 5) on standard under-represented accuracy",
+          "Tables 4.1-4.7 beside 5.1-5.7", "srat-ldam", "imb-mix", "std_under"),
+)
+"""What the dissertation's two chapters imply about each other's methods where their tables
+share a setting, tested on the two chapters' runs of the same protocol
+(:func:`with_srat_runs`, :func:`paper_cross_frame`)."""
+
+
+def with_srat_runs(ours: pd.DataFrame, srat: pd.DataFrame) -> pd.DataFrame:
+    """This chapter's runs (claims' form, :func:`claims_frame`) and the SRAT chapter's runs
+    (its tidy ``main`` table) of the same data set, protocol and seeds, for the methods this
+    chapter does not train (``srat-ldam``, ``adv-reweight``, ...): one frame for the
+    :data:`CROSS_CLAIMS`, paired on data set and seed."""
+    srat = srat[srat["study"] == "main"] if "study" in srat.columns else srat
+    theirs = pd.DataFrame(dict(dataset=srat["dataset"] + " " + srat["protocol"], seed=srat["seed"],
+                               method=srat["method"], metric=srat["metric"], value=srat["value"]))
+    keep = (theirs["dataset"].isin(ours["dataset"].unique()) & theirs["seed"].isin(ours["seed"].unique())
+            & ~theirs["method"].isin(ours["method"].unique()))
+    return pd.concat([ours, theirs[keep]], ignore_index=True)
+
+
+def paper_cross_frame(method5: str = "imb-mix", method4: str = "srat-ldam") -> pd.DataFrame:
+    """The published values of ``method5`` (Tables 5.1-5.7) and ``method4`` (Tables
+    4.1-4.7) on the settings both chapters report, in the claims' form (one block per
+    setting, fractions)."""
+    both = paper_across_chapters(method5, method4)
+    setting = both["dataset"] + " " + both["imbalance"] + "-" + both["K"].astype(str) + " " + both["threat"]
+    return pd.concat([pd.DataFrame(dict(dataset=setting, method=method5, metric=both["metric"],
+                                        value=both["ch5"] / 100)),
+                      pd.DataFrame(dict(dataset=setting, method=method4, metric=both["metric"],
+                                        value=both["ch4"] / 100))], ignore_index=True)
+
+
 EXPERIMENT = Experiment(
     chapter=CHAPTER, code_version=CODE_VERSION, settings=SETTINGS, build_grids=build_grids,
     used_datasets=used_datasets, score=score, split=split,
