@@ -281,9 +281,11 @@ for K in (10, 100):
 # - the second-order term writes $\nabla_u f\,\nabla^2 f$ where Carratino et al. have
 #   $\nabla_u \ell\,\nabla^2 f$ (the loss's gradient in the logits times the Hessian of $f$);
 #   $R_2$ in the theorem has it right;
-# - $\Sigma^{(i)}$ is divided by $\bar\theta^2$: it is $\bar\lambda^2$; $R_1$ is a squared
-#   norm in Carratino et al. (the square is lost), and $J^{(i)}$'s $\Sigma_{y_j\tilde{x}}$
-#   is a covariance with a single label $y_j$, which is zero when all labels are $y_j$;
+# - $\Sigma^{(i)}$ is divided by $\bar\theta^2$: it is $\bar\lambda^2$;
+# - $R_1$ is printed as a plain norm, but a second-order term is quadratic in $\delta_i$:
+#   it is a quadratic form weighted by $\Sigma^{(i)}_{\tilde{x}\tilde{x}}$, as in Carratino
+#   et al.; and $J^{(i)}$'s $\Sigma_{y_j\tilde{x}}$ is a covariance with the label, which is
+#   zero here, where every mixed example has the label $y_j$;
 # - the sums run over $|C_m|$ and $|X_{\{C_m\}}|$ interchangeably, and $y_j$ is left inside
 #   a sum over $i$: it is a fixed minority label here, so the theorem is a statement for one
 #   minority class.
