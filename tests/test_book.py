@@ -429,3 +429,9 @@ def test_two_papers_of_the_same_authors_and_year_get_2019a_and_2019b():
     assert labels["buda2018systematic"] == "Buda et al., 2018"
     assert labels["mirza2014cgan"] == "Mirza and Osindero, 2014"
     assert len(set(labels.values())) == len(labels)
+
+
+def test_the_chapter_registry_lists_the_chapters_in_the_books_order():
+    """The intro's chapter table follows ``CHAPTERS``; the reader's sidebar follows ``_toc.yml``."""
+    toc = re.findall(r"file:\s*book/(\w+)", (ROOT / "_toc.yml").read_text())
+    assert toc == WRITTEN

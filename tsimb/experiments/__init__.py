@@ -47,7 +47,7 @@ class Chapter:
         return self.experiment is None
 
 
-CHAPTERS: Registry[Chapter] = Registry("chapter")
+CHAPTERS: Registry[Chapter] = Registry("chapter")  # in the book's order (_toc.yml)
 CHAPTERS.add("baselines", Chapter(
     "baselines", "Baselines", "baselines",
     "class weights, re-sampling, SMOTE family, focal, class-balanced and LDAM-DRW losses",
@@ -58,29 +58,28 @@ CHAPTERS.add("ode-augmentation", Chapter(
     "ode-augmentation", "ODE-guided augmentation", "ode_augmentation",
     "In/Out-Grad, Spec-Den, Feat-Sim; FGSM and BIM robustness", ("sarkar2023ode",),
     ("tsimb.models.ode", "tsimb.augment", "tsimb.robustness"), "tsimb.experiments.ode_augmentation"))
+CHAPTERS.add("ib-gan", Chapter(
+    "ib-gan", "IB-GAN", "ib_gan", "imputation balanced GAN; naive conditional GAN, AC-GAN, BAGAN; generation quality",
+    ("ibgan",), ("tsimb.generative", "tsimb.data.imbalance"), "tsimb.experiments.ib_gan"))
 CHAPTERS.add("latent-generation", Chapter(
     "latent-generation", "Generating minority series in a learned latent space", "latent_generation",
     "GL-GAN and its ablations; latent adversarial augmentation (reconstructed from the abstract)",
     ("wang2023dissertation", "kim2021latent"), ("tsimb.generative.latent",), "tsimb.experiments.latent_generation"))
-CHAPTERS.add("ib-gan", Chapter(
-    "ib-gan", "IB-GAN", "ib_gan", "imputation balanced GAN; naive conditional GAN, AC-GAN, BAGAN; generation quality",
-    ("ibgan",), ("tsimb.generative", "tsimb.data.imbalance"), "tsimb.experiments.ib_gan"))
-CHAPTERS.add("imb-mix", Chapter(
-    "imb-mix", "Imb-Mix", "imb_mix", "supplementary adversarial examples, Remix, SWA; mixup, Remix and "
-    "re-sampling with adversarial training; the 2 x 2 x 2 ablation", ("wang2023dissertation",),
-    ("tsimb.robustness.imbmix", "tsimb.train.swa"), "tsimb.experiments.imb_mix"))
+CHAPTERS.add("crowd-labels", Chapter(
+    "crowd-labels", "Crowd labels", "crowd_labels",
+    "majority vote, Dawid-Skene (three priors), Crowd-Layer, ICED; simulated annotators",
+    ("wang2023dissertation", "dawid1979skene", "rodrigues2018crowds"), ("tsimb.crowd", "tsimb.data.votes"),
+    "tsimb.experiments.crowd_labels"))
 CHAPTERS.add("adversarial-imbalance", Chapter(
     "adversarial-imbalance", "Adversarial training under imbalance", "adversarial_imbalance",
     "PGD adversarial training, re-weighting, DRCB, SRAT; the Gaussian-mixture theory",
     ("wang2023dissertation", "madry2018pgd", "cao2019ldam", "cui2019classbalanced", "khosla2020supcon"),
     ("tsimb.robustness", "tsimb.losses.contrastive", "tsimb.data.imbalance"),
     "tsimb.experiments.adversarial_imbalance"))
-CHAPTERS.add("crowd-labels", Chapter(
-    "crowd-labels", "Crowd labels", "crowd_labels",
-    "majority vote, Dawid-Skene (three priors), Crowd-Layer, ICED; simulated annotators",
-    ("wang2023dissertation", "dawid1979skene", "rodrigues2018crowds"), ("tsimb.crowd", "tsimb.data.votes"),
-    "tsimb.experiments.crowd_labels"))
-
+CHAPTERS.add("imb-mix", Chapter(
+    "imb-mix", "Imb-Mix", "imb_mix", "supplementary adversarial examples, Remix, SWA; mixup, Remix and "
+    "re-sampling with adversarial training; the 2 x 2 x 2 ablation", ("wang2023dissertation",),
+    ("tsimb.robustness.imbmix", "tsimb.train.swa"), "tsimb.experiments.imb_mix"))
 
 def written_chapters() -> list[str]:
     """The chapters with an experiment module (the CLI's and ``verify``'s choices)."""
