@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, replace
+from functools import partial
 from typing import Any, Iterator, Literal, Mapping
 
 import numpy as np
@@ -87,7 +88,7 @@ from ..train.callbacks import Callback
 from ..train.method import settings_from_config
 from ..train.swa import StochasticWeightAveraging
 from .attacks import Attack, Norm, _project
-from .training import AdversarialSettings, AdversarialStep
+from .training import AdversarialSettings, AdversarialStep, check_number_setting
 
 MixKind = Literal["none", "mixup", "remix"]
 
@@ -235,13 +236,7 @@ class ImbMixSettings:
     swa_bn_inputs: Literal["training", "clean"] = "training"
 
     def __post_init__(self) -> None:
-        def number(name: str, low: float, high: float = math.inf, *, open_low: bool = False) -> None:
-            value = getattr(self, name)
-            ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-                  and (value > low if open_low else value >= low) and value <= high)
-            if not ok:
-                bound = f"{'>' if open_low else '>='} {low:g}" + (f" and <= {high:g}" if high < math.inf else "")
-                raise ValueError(f"ImbMixSettings.{name} must be a finite number {bound}, got {value!r}")
+        number = partial(check_number_setting, self)
 
         if not isinstance(self.adversarial, AdversarialSettings):
             raise ValueError(f"ImbMixSettings.adversarial must be an AdversarialSettings, got {self.adversarial!r}")

@@ -82,7 +82,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from functools import partial
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -109,6 +110,18 @@ def paper_l2_eps(n_values: int, linf_eps: float = 0.1) -> float:
     if not (isinstance(n_values, (int, np.integer)) and n_values >= 1):
         raise ValueError(f"n_values must be a positive integer (channels * length), got {n_values!r}")
     return 128 / 8 / math.sqrt(3 * 32 * 32) * linf_eps * math.sqrt(int(n_values))
+
+
+def check_number_setting(settings: Any, name: str, low: float, high: float = math.inf, *,
+                         open_low: bool = False) -> None:
+    """Raise ``ValueError`` naming ``SettingsClass.name`` unless that field of ``settings`` is
+    a finite number (not a bool) above ``low`` (or at least ``low``) and at most ``high``."""
+    value = getattr(settings, name)
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+          and (value > low if open_low else value >= low) and value <= high)
+    if not ok:
+        bound = f"{'>' if open_low else '>='} {low:g}" + (f" and <= {high:g}" if high < math.inf else "")
+        raise ValueError(f"{type(settings).__name__}.{name} must be a finite number {bound}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -152,13 +165,7 @@ class AdversarialSettings:
     under_weight: float | None = None
 
     def __post_init__(self) -> None:
-        def number(name: str, low: float, high: float = math.inf, *, open_low: bool = False) -> None:
-            value = getattr(self, name)
-            ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-                  and (value > low if open_low else value >= low) and value <= high)
-            if not ok:
-                bound = f"{'>' if open_low else '>='} {low:g}" + (f" and <= {high:g}" if high < math.inf else "")
-                raise ValueError(f"AdversarialSettings.{name} must be a finite number {bound}, got {value!r}")
+        number = partial(check_number_setting, self)
 
         number("eps", 0.0, open_low=True)
         if self.norm not in ("linf", "l2"):
