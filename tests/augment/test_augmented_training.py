@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -24,6 +24,7 @@ from tsimb.augment import (
 )
 from tsimb.experiments import ode_augmentation as chapter
 from tsimb.experiments.store import config_key
+from tsimb.robustness import MaskingChecks
 from tsimb.methods import METHODS
 from tsimb.train import FAWAZ_RESNET, Budget, FitState, History, fit
 
@@ -176,7 +177,7 @@ def test_grids_cover_every_combination_once():
     assert len(grids["paper"]) == len(s.datasets) * len(s.methods) * len(s.seeds)
     assert len(grids["imbalanced"]) == len(s.imbalance_datasets) * len(s.imbalance_methods) * len(s.imbalance_seeds)
     assert len(grids["beyond"]) == len(s.beyond_datasets) * len(s.beyond_methods) * len(s.seeds)
-    every = [c for name, g in grids.items() if name != "time_unit" for c in g]
+    every = [c for name, g in grids.items() if name not in ("time_unit", "masking") for c in g]
     assert len({config_key(c) for c in every}) == len(every)
     # the time-unit grid: each method under the other unit, and the paper grid's own runs
     units = {unit: [c for c in grids["time_unit"] if c["augment"].get("time_unit", "step") == unit]
@@ -188,6 +189,12 @@ def test_grids_cover_every_combination_once():
     assert set(s.datasets) <= set(experiment.published()["dataset"])  # the paper's own data
     assert not set(s.beyond_datasets) & set(experiment.published()["dataset"])
     assert {c["budget"]["epochs"] for c in grids["long"]} == {s.long_epochs}
+    assert len(grids["long"]) == len(s.long_methods) * len(s.long_seeds) >= 4 * 3
+    # the masking checks retrain the paper grid's models: same settings, marked as their own kind
+    masking = grids["masking"]
+    assert {c["kind"] for c in masking} == {"masking"} and {c["method"] for c in masking} == set(s.masking_methods)
+    assert all({k: v for k, v in c.items() if k not in ("kind", "masking", "masking_size")} in grids["paper"]
+               for c in masking)
     assert set(chapter.SETTINGS["full"].methods) == set(AUGMENTED_METHODS)
 
 
@@ -235,6 +242,20 @@ def test_run_one_reports_clean_and_robust_accuracy_and_its_trace():
     replay = experiment.run_one(chapter._config("ItalyPowerDemand", Imbalance("step", 10), "spec-den", 0, tiny),
                                 epochs=1)
     assert replay.metrics == {} and replay.trace == step.trace[:1]
+
+
+def test_a_masking_run_adds_the_checks_with_a_transfer_attack_from_the_reference():
+    tiny = replace(_tiny_settings(), masking_size=20, masking=MaskingChecks(pgd_steps=2, restarts=2, sweep=(0.1, 1.0)))
+    base = chapter._config("ItalyPowerDemand", Imbalance("none"), "out-sign-grad", 0, tiny)
+    config = {**base, "kind": "masking", "masking": asdict(tiny.masking), "masking_size": tiny.masking_size}
+    run = experiment.run_one(config)
+    checks = {k.removeprefix("masking_"): v for k, v in run.metrics.items() if k.startswith("masking_")}
+    assert {"clean", "fgsm", "bim", "pgd", "strongest", "transfer_fgsm", "transfer_bim", "eps_0.1", "eps_1",
+            "flag_stronger_is_weaker", "flag_transfer_stronger", "flag_eps_plateau"} == set(checks)
+    assert checks["strongest"] <= min(checks["bim"], checks["pgd"], checks["transfer_bim"])
+    # the run itself trains and scores exactly as the same configuration without the checks
+    plain = experiment.run_one(base)
+    assert plain.trace == run.trace and plain.metrics == {k: v for k, v in run.metrics.items() if k in plain.metrics}
 
 
 def test_cli_fills_the_store(tmp_path, monkeypatch):

@@ -77,3 +77,46 @@ def test_the_published_numbers_are_the_papers_tables_1_and_4():
     libras = paper.query("dataset == 'Libras' and method == 'none' and metric == 'balanced_accuracy'")
     assert libras["value"].tolist() == [0.064]  # Table 4: the uncorrected classifier at chance (1/15)
     assert {c.better for c in experiment.CLAIMS} <= {"ibgan", "ibgan-0.1"}
+
+
+@pytest.mark.parametrize("method", experiment.CHAPTER_METHODS)
+def test_classifier_steps_are_the_steps_each_method_takes(method):
+    """The steps the chapter reports are counted from the training-set size each method
+    makes; the classifier's own history counts the minibatches it took."""
+    from tsimb.methods import METHODS
+    from tsimb.train import Budget
+
+    config = tiny(pick("paper", "Handwriting", method), epochs=1)
+    train, _ = experiment.split(config)
+    trained = METHODS[method].train(train, model=config["model"], budget=Budget(**config["budget"]),
+                                    settings=METHODS[method].settings_from_config(config), seed=0)
+    assert trained.history.steps == experiment.classifier_steps(config) > 0
+
+
+def test_the_equal_steps_grid_gives_every_method_at_least_the_steps_of_ros():
+    by_run: dict = {}
+    for config in GRIDS["steps"]:
+        by_run.setdefault((config["dataset"], config["seed"]), {})[config["method"]] = config
+    assert len(by_run) == len(experiment.SETTINGS["quick"].datasets) * len(experiment.SETTINGS["quick"].seeds)
+    for runs in by_run.values():
+        assert set(runs) == set(experiment.EQUAL_STEPS_METHODS)
+        target = experiment.classifier_steps(runs["ros"])
+        for method, config in runs.items():
+            steps = experiment.classifier_steps(config)
+            one_epoch_less = steps - steps // config["budget"]["epochs"]
+            assert steps >= target and (config["budget"]["epochs"] == 20 or one_epoch_less < target), method
+    # ROS and SMOTE keep the paper's budget: their runs are the paper grid's
+    paper = {config_key(c) for c in GRIDS["paper"]}
+    assert all(config_key(c) in paper for c in GRIDS["steps"] if c["method"] in ("ros", "smote"))
+
+
+def test_an_ibgan_run_records_what_its_discriminator_did_each_epoch():
+    config = tiny(pick("paper", "RacketSports", "ibgan"), epochs=3)
+    metrics = execute(experiment.EXPERIMENT.run_one, config)["metrics"]
+    for name in experiment.DISCRIMINATOR_STATISTICS:
+        values = [metrics[f"{name}_epoch_{e}"] for e in range(3)]
+        assert all(np.isfinite(values)) and min(values) >= 0
+        assert f"{name}_epoch_3" not in metrics
+    assert all(0 <= metrics[f"d_imputed_epoch_{e}"] <= 1 for e in range(3))
+    # the weights d/(1-d) are capped (IBGANSettings.max_weight)
+    assert all(metrics[f"weight_mean_epoch_{e}"] <= 10 for e in range(3))

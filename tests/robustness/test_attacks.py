@@ -156,3 +156,23 @@ def test_bad_input_and_settings(model):
     for kwargs in [dict(eps=-1), dict(steps=0), dict(norm="l1"), dict(labels="target"), dict(step=0)]:
         with pytest.raises(ValueError):
             Attack(**kwargs)
+
+
+@pytest.mark.parametrize("attack", [FAWAZ_FGSM, FAWAZ_BIM], ids=["fgsm", "bim"])
+def test_attacking_predictions_instead_of_labels_changes_only_misclassified_series(model, batch, attack):
+    """Fawaz et al.'s code attacks the model's predictions; the book's grids attack the true
+    labels. The two differ only on series the model already gets wrong, so the robust
+    accuracies differ by at most the clean error rate."""
+    from dataclasses import replace
+
+    from tsimb.train import predict_proba
+
+    x, y = batch
+    X, y = x.numpy(), y.numpy()
+    predicted = predict_proba(model, X).argmax(1)
+    on_labels = attack_array(model, X, y, attack)
+    on_predictions = attack_array(model, X, y, replace(attack, labels="pred"))
+    right = predicted == y
+    assert 0 < right.sum() < len(y)  # both kinds of series are in the batch
+    np.testing.assert_array_equal(on_labels[right], on_predictions[right])
+    assert not np.array_equal(on_labels[~right], on_predictions[~right])

@@ -311,3 +311,17 @@ def test_milestones_step_before_a_plateau_schedule_and_history_records_the_rate_
                   callbacks=[PlateauSchedule(factor=0.5, patience=0, min_lr=1e-3)])
     assert len(history.lr) == 4 and min(history.lr) >= 1e-3 - 1e-12
     assert history.lr[1] <= 1e-3 + 1e-12  # the milestone (stepped first) took 1e-2 down to at most 1e-3
+
+
+@pytest.mark.parametrize("n, batch_size, expected", [(32, 32, 1), (33, 32, 1), (34, 32, 2), (2, 32, 1), (65, 16, 4),
+                                                     (64, 16, 4), (7, 2, 3)])
+def test_the_steps_of_an_epoch_are_counted_as_fit_takes_them(n, batch_size, expected):
+    """A last minibatch of one series is dropped when there are others (batch norm)."""
+    from tsimb.train import minibatches_per_epoch
+
+    assert minibatches_per_epoch(n, batch_size) == expected
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(n, 1, 16)).astype(np.float32), np.arange(n) % 2
+    seed_everything(0)
+    history = fit(build_model("cnn", 1, 2, 16), X, y, epochs=2, batch_size=batch_size, seed=0, progress=False)
+    assert history.steps == 2 * expected

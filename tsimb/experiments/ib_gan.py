@@ -13,6 +13,7 @@ quality of what each GAN generates. ``python -m tsimb run ib-gan`` runs it headl
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,9 @@ import pandas as pd
 from ..data import Dataset, class_halves, drop_half_of_classes, dropped_classes, load_train_test
 from ..evaluation import Claim, evaluate
 from ..generative import GANSettings, IBGANSettings, discriminative_score, diversity, tstr_per_class
-from ..generative.ibgan import PRIORS
+from ..generative.ibgan import PRIORS, discriminator_statistics
 from ..methods import Sampler, Trained
-from ..train import Budget, predict_proba
+from ..train import Budget, minibatches_per_epoch, predict_proba
 from .experiment import Experiment
 
 CHAPTER = "ib-gan"
@@ -34,6 +35,8 @@ BASELINES = ("none", "class-weights", "ros", "rus", "smote")
 GANS = ("cgan", "acgan", "bagan")
 CHAPTER_METHODS = (*BASELINES, *GANS, "ibgan")
 REFERENCE_METHOD, OWN_METHODS = "none", ("ibgan",)
+# per-epoch metrics of every IB-GAN run (``d_imputed_epoch_0``, ...): tsimb.generative.discriminator_statistics
+DISCRIMINATOR_STATISTICS = ("d_imputed", "d_imputed_sd", "weight_mean", "weight_sd")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class IBGANChapterSettings:
     pmiss_seeds: tuple[int, ...]
     quality_datasets: tuple[str, ...]  # what the GANs generate, trained as under the second budget
     quality_seeds: tuple[int, ...]
+    # App. 6.2's Table 4 classifier (batch norm, max pooling, kernel k), paper budget, every method
+    pooled_seeds: tuple[int, ...] = (0, 1, 2)
     drop_fraction: float = 0.75  # sec. 3.1
     # Handwriting has classes of two or three training series; dropping 75% leaves one, from
     # which no generative model (nor SMOTE) learns a distribution; the paper does not say
@@ -76,6 +81,11 @@ class IBGANChapterSettings:
 # included; the batch size is not given
 PAPER_BUDGET = ClassifierBudget("paper", "cnn", Budget(epochs=20, batch_size=32, lr=1e-3),
                                 GANSettings(epochs=20, ae_epochs=20), "the paper's: small CNN, 20 epochs")
+
+# App. 6.2: "2 Conv1D layers each with relu-activation, max pooling and batch normalization"
+POOLED_BUDGET = replace(PAPER_BUDGET, name="pooled", model="cnn-pool",
+                        description="the paper's Table 4 classifier (App. 6.2): 2 Conv1D with batch norm and "
+                                    "max pooling, 20 epochs")
 
 SETTINGS = {
     "quick": IBGANChapterSettings(
@@ -107,6 +117,7 @@ SETTINGS = {
         pmiss_seeds=(0, 1, 2, 3, 4),
         quality_datasets=(*TABLE_1, *TABLE_4),
         quality_seeds=(0, 1, 2, 3, 4),
+        pooled_seeds=(0, 1, 2, 3, 4),
     ),
 }
 
@@ -126,7 +137,8 @@ def split(config: dict) -> tuple[Dataset, Dataset]:
 def score(config: dict, trained: Trained, train: Dataset, test: Dataset) -> dict[str, float]:
     """The classic metrics on the published test split (halves by training count), how many
     classes the model predicts (1: a constant predictor), the training-set size and which
-    classes the protocol thinned."""
+    classes the protocol thinned; for IB-GAN also its discriminator's statistics per epoch
+    (``d_imputed_epoch_E``, ... : :func:`tsimb.generative.ibgan.discriminator_statistics`)."""
     majority, minority = class_halves(train.class_counts())
     proba = predict_proba(trained.classifier, test.X)
     metrics = evaluate(test.y, proba, majority, minority)
@@ -134,6 +146,9 @@ def score(config: dict, trained: Trained, train: Dataset, test: Dataset) -> dict
     metrics["train_series"] = float(len(train))
     n_labels = int(load_train_test(config["dataset"])[0].y.max()) + 1  # as drop_half_of_classes draws them
     metrics.update({f"dropped_class_{k}": 1.0 for k in dropped_classes(n_labels, config["seed"])})
+    if "d_imputed" in trained.history.losses:  # IB-GAN: what its discriminator did, epoch by epoch
+        for row in discriminator_statistics(trained.history).itertuples(index=False):
+            metrics.update({f"{name}_epoch_{row.epoch}": float(getattr(row, name)) for name in DISCRIMINATOR_STATISTICS})
     return metrics
 
 
@@ -165,6 +180,88 @@ def _config(dataset: str, method: str, seed: int, budget: ClassifierBudget, sett
                 pmiss=ibgan.pmiss if method == "ibgan" else None)
 
 
+# the classifier's training set under each method (sec. 3.1): the thinned split itself,
+# every class topped up to the majority count, or every class cut to the minority count
+REAL_SET_METHODS, UNDERSAMPLING_METHODS = ("none", "class-weights", "ibgan"), ("rus",)
+EQUAL_STEPS_METHODS = ("none", "ros", "smote", "ibgan")
+
+
+@lru_cache(maxsize=None)
+def _class_counts(dataset: str, seed: int, fraction: float, min_keep: int) -> tuple[int, ...]:
+    train, _ = imbalanced_split(dataset, seed, fraction, min_keep)
+    counts = np.bincount(train.y, minlength=train.n_classes)
+    return tuple(int(c) for c in counts[counts > 0])
+
+
+def classifier_steps(config: dict) -> int:
+    """The optimiser steps a run's classifier takes: its epochs times the minibatches of its
+    training set (:func:`tsimb.train.minibatches_per_epoch`). The paper (Deng et al. 2022,
+    App. 6.2) gives every method the same epochs, so a method that trains on an oversampled
+    set takes more steps: the thinned split for ``none``, ``class-weights`` and IB-GAN (whose
+    minibatches pair ``batch_size`` real series with as many resampled ones), every class
+    topped up to the majority count for ROS, SMOTE and the GAN oversamplers, every class cut
+    to the minority count for RUS."""
+    counts = np.asarray(_class_counts(config["dataset"], config["seed"], config["drop_fraction"], config["min_keep"]))
+    method = config["method"]
+    if method in REAL_SET_METHODS:
+        n = int(counts.sum())
+    elif method in UNDERSAMPLING_METHODS:
+        n = int(counts.size * counts.min())
+    else:
+        n = int(counts.size * counts.max())
+    budget = Budget(**config["budget"])
+    return budget.epochs * minibatches_per_epoch(n, budget.batch_size_for(n))
+
+
+def _equal_steps(dataset: str, seed: int, budget: ClassifierBudget, s: IBGANChapterSettings) -> list[dict]:
+    """The equal-steps comparison: ``none``, ``ros``, ``smote`` and IB-GAN, each trained for as
+    many epochs as it needs to take at least as many optimiser steps as ROS takes in the
+    budget's epochs (ROS and SMOTE keep the budget: their runs are the paper grid's)."""
+    target = classifier_steps(_config(dataset, "ros", seed, budget, s))
+    configs = []
+    for method in EQUAL_STEPS_METHODS:
+        per_epoch = classifier_steps(_config(dataset, method, seed, replace(budget, budget=replace(budget.budget, epochs=1)), s))
+        epochs = max(budget.budget.epochs, -(-target // per_epoch))
+        configs.append(_config(dataset, method, seed, replace(budget, budget=replace(budget.budget, epochs=epochs)), s))
+    return configs
+
+
+# Is the discriminator inert by design or for want of capacity, learning rate or steps? The
+# paper's settings against D with four times the hidden channels, D's learning rate five
+# times larger, and ten times the epochs, on two sets (the default's runs are the paper grid's)
+DISCRIMINATOR_DATASETS = ("Epilepsy", "RacketSports")
+DISCRIMINATOR_SEEDS = (0, 1, 2)
+
+
+def discriminator_variant(config: dict) -> str | None:
+    """Which variant of the discriminator grid a run is (None for runs of other methods)."""
+    if config["method"] != "ibgan" or config["classifier"] != "paper":
+        return None
+    settings, default = config["ibgan_settings"], asdict(IBGANSettings())
+    changes = []
+    if settings["hidden"] != default["hidden"]:
+        changes.append(f"hidden {settings['hidden']}")
+    if settings["lr_d"] != default["lr_d"]:
+        changes.append(f"lr_d x{settings['lr_d'] / default['lr_d']:g}")
+    if config["budget"]["epochs"] != PAPER_BUDGET.budget.epochs:
+        changes.append(f"{config['budget']['epochs']} epochs")
+    return ", ".join(changes) or "paper's settings"
+
+
+def _discriminator_grid(s: IBGANChapterSettings) -> list[dict]:
+    paper = PAPER_BUDGET
+    longer = replace(paper, budget=replace(paper.budget, epochs=10 * paper.budget.epochs))
+    out = []
+    for d in DISCRIMINATOR_DATASETS:
+        for seed in DISCRIMINATOR_SEEDS:
+            out.append(_config(d, "ibgan", seed, paper, s))
+            for change in ({"hidden": 4 * s.ibgan.hidden}, {"lr_d": 5 * s.ibgan.lr_d}):
+                config = _config(d, "ibgan", seed, paper, s)
+                out.append({**config, "ibgan_settings": asdict(replace(s.ibgan, **change))})
+            out.append(_config(d, "ibgan", seed, longer, s))
+    return out
+
+
 def used_datasets(s: IBGANChapterSettings) -> set[str]:
     return set(s.datasets)
 
@@ -172,8 +269,11 @@ def used_datasets(s: IBGANChapterSettings) -> set[str]:
 def build_grids(s: IBGANChapterSettings) -> dict[str, list[dict]]:
     """The chapter's grids: ``paper`` (every method under the paper's budget), ``trained``
     (the second budget's methods under the properly trained FCN), ``pmiss`` (IB-GAN's
-    sweep, paper budget, with the paper grid's runs at the default ``pmiss``) and
-    ``quality`` (what each GAN generates, second budget). The stored ``ibgan_settings``
+    sweep, paper budget, with the paper grid's runs at the default ``pmiss``), ``quality``
+    (what each GAN generates, second budget), ``pooled`` (every method with App. 6.2's pooled
+    CNN), ``steps`` (none, ROS, SMOTE and IB-GAN at equal optimiser steps), ``discriminator``
+    (IB-GAN with a larger or faster D, or ten times the epochs) and ``prior`` (the three
+    readings of the synthetic prior). The stored ``ibgan_settings``
     keep IBGANSettings' own epochs, batch size and classifier learning rate; a run takes
     those three from its ``budget`` (:class:`tsimb.generative.IBGANMethod`)."""
     paper, trained = s.budgets
@@ -189,6 +289,11 @@ def build_grids(s: IBGANChapterSettings) -> dict[str, list[dict]]:
         "quality": [{**_config(d, m, seed, trained, s, pmiss), "kind": "quality"} for d in s.quality_datasets
                     for m, pmiss in (*((g, None) for g in GANS), ("ibgan", None), ("ibgan", 1.0))
                     for seed in s.quality_seeds],
+        "pooled": [_config(d, m, seed, POOLED_BUDGET, s) for d in s.datasets for m in s.methods
+                   for seed in s.pooled_seeds],
+        # budget or method? none, ros, smote and IB-GAN at (at least) the steps ROS takes
+        "discriminator": _discriminator_grid(s),
+        "steps": [c for d in s.datasets for seed in s.seeds for c in _equal_steps(d, seed, paper, s)],
         # the three readings of the synthetic prior (sec. 2.1 and 2.2.1), paper budget; the
         # default's runs are the paper grid's
         "prior": [_config(d, "ibgan", seed, paper, s, prior=prior) for d in s.datasets for prior in PRIORS
@@ -217,10 +322,17 @@ CLAIMS = (
 )
 
 
+# the three readings of the synthetic prior (grid ``prior``; runs labelled by their prior)
+PRIOR_CLAIMS = tuple(Claim(f"complement beats {other}", "sec. 2.1 and 2.2.1", "complement", other, "balanced_accuracy")
+                     for other in PRIORS if other != "complement")
+
+
 EXPERIMENT = Experiment(
     chapter=CHAPTER, code_version=CODE_VERSION, settings=SETTINGS, build_grids=build_grids,
     used_datasets=used_datasets, score=score, split=split, score_generated=score_generated,
     bookkeeping=("chapter", "version", "budget", "gan", "ibgan_settings", "drop_fraction", "min_keep"),
-    derived={"prior": lambda config: (config.get("ibgan_settings") or {}).get("prior")},
+    derived={"prior": lambda config: (config.get("ibgan_settings") or {}).get("prior"),
+             "epochs": lambda config: config["budget"]["epochs"], "steps": classifier_steps,
+             "variant": discriminator_variant},
     reference_method=REFERENCE_METHOD, own_methods=OWN_METHODS, claims=CLAIMS, paper_results=paper_results,
 )

@@ -25,8 +25,8 @@ from sklearn.model_selection import train_test_split
 from ..augment import AUGMENTED_METHODS, TIME_UNITS, AugmentSettings, ODEBudget
 from ..data import Dataset, Imbalance, class_halves
 from ..evaluation import Claim, evaluate
-from ..methods import Trained
-from ..robustness import FAWAZ_BIM, FAWAZ_FGSM, robust_accuracy
+from ..methods import METHODS, Trained
+from ..robustness import FAWAZ_BIM, FAWAZ_FGSM, MaskingChecks, masking_checks, robust_accuracy
 from ..train import FAWAZ_RESNET, Budget, predict_proba
 from .experiment import Experiment, imbalanced_split
 
@@ -55,8 +55,15 @@ class ODEAugmentationSettings:
     imbalance_seeds: tuple[int, ...]
     beyond_datasets: tuple[str, ...] = ()  # sets the paper did not use
     beyond_methods: tuple[str, ...] = ("none", "out-sign-grad")
-    long_epochs: int | None = None  # one seed of ``long_methods`` at this budget, to show what
-    long_methods: tuple[str, ...] = ("none", "out-sign-grad")  # the shorter budget changes
+    long_epochs: int | None = None  # ``long_seeds`` of ``long_methods`` at this budget (Fawaz et
+    long_methods: tuple[str, ...] = ("none", "in-sign-grad", "out-sign-grad", "spec-den")  # al.'s), to show what
+    long_seeds: tuple[int, ...] = (0, 1, 2)  # the shorter budget changes
+    # the gradient-masking checks (tsimb.robustness.masking) on the paper set's models, on a
+    # fixed stratified subset of the test split (the checks take ~160 attack steps)
+    masking_methods: tuple[str, ...] = ("none", "in-sign-grad", "out-sign-grad", "spec-den")
+    masking_seeds: tuple[int, ...] = (0, 1, 2)
+    masking_size: int = 150
+    masking: MaskingChecks = MaskingChecks(sweep=(0.05, 0.1, 0.3, 1.0))
     classifier: str = "resnet"
     augment: AugmentSettings = AugmentSettings()
     test_size: int | None = None  # evaluate on a fixed stratified subset of the test split
@@ -126,7 +133,27 @@ def score(config: dict, trained: Trained, train: Dataset, test: Dataset) -> dict
     metrics["balanced_accuracy"] = clean["balanced_accuracy"]
     metrics["predicted_classes"] = float(len(np.unique(proba.argmax(1))))
     metrics["best_epoch"] = float(history.best_epoch if history.best_epoch is not None else len(history.loss) - 1)
+    if config.get("kind") == "masking":
+        metrics.update(score_masking(config, model, train, test))
     return metrics
+
+
+def score_masking(config: dict, model, train: Dataset, test: Dataset) -> dict[str, float]:
+    """The gradient-masking checks (:func:`tsimb.robustness.masking_checks`) of a run's
+    model on a fixed stratified subset of the test split, with transfer attacks crafted on
+    the uncorrected reference network of the same seed (trained here again), as
+    ``masking_<check>`` metrics."""
+    stored = config["masking"]
+    checks = MaskingChecks(**{**stored, "sweep": tuple(stored["sweep"])})
+    subset = evaluation_subset(test, config["masking_size"], seed=0)
+    reference = None
+    if config["method"] != REFERENCE_METHOD:
+        method, reference_config = METHODS[REFERENCE_METHOD], {**config, "method": REFERENCE_METHOD}
+        reference = method.train(train, model=config["classifier"], budget=Budget(**config["budget"]),
+                                 settings=method.settings_from_config(reference_config),
+                                 seed=config["seed"]).classifier
+    found = masking_checks(model, subset.X, subset.y, reference=reference, checks=checks, seed=config["seed"])
+    return {f"masking_{name}": value for name, value in found.items()}
 
 
 def _config(dataset: str, imbalance: Imbalance, method: str, seed: int, settings: ODEAugmentationSettings,
@@ -148,7 +175,8 @@ def used_datasets(s: ODEAugmentationSettings) -> set[str]:
 
 def build_grids(s: ODEAugmentationSettings) -> dict[str, list[dict]]:
     """``paper`` (Tables I-III), ``beyond`` (sets the paper did not use), ``imbalanced`` and
-    ``long`` (one seed at a longer budget)."""
+    ``long`` (a few seeds of four methods at Fawaz et al.'s 1500 epochs) and ``masking``
+    (the paper grid's models again, with the gradient-masking checks)."""
     balanced = Imbalance("none")
     out = {
         "paper": [_config(d, balanced, m, seed, s) for d in s.datasets for m in s.methods for seed in s.seeds],
@@ -165,7 +193,11 @@ def build_grids(s: ODEAugmentationSettings) -> dict[str, list[dict]]:
                         for unit in (other_unit, s.augment.time_unit) for seed in s.seeds]
     if s.long_epochs is not None:
         longer = replace(s.budget, epochs=s.long_epochs)
-        out["long"] = [_config(s.datasets[0], balanced, m, s.seeds[0], s, longer) for m in s.long_methods]
+        out["long"] = [_config(s.datasets[0], balanced, m, seed, s, longer) for m in s.long_methods
+                       for seed in s.long_seeds]
+    out["masking"] = [{**_config(s.datasets[0], balanced, m, seed, s), "kind": "masking",
+                       "masking": asdict(s.masking), "masking_size": s.masking_size}
+                      for m in s.masking_methods for seed in s.masking_seeds]
     return out
 
 
@@ -204,10 +236,25 @@ CLAIMS = (
 )
 
 
+# Does the budget change the picture? Each method at Fawaz et al.'s 1500 epochs against the
+# same seeds at the quick profile's 100 (runs labelled METHOD@EPOCHS), and the paper's main
+# claims at 1500 epochs
+BUDGET_CLAIMS = (
+    *(Claim(f"1500 epochs raise {m}'s {a} accuracy", "Fawaz et al. 2019", f"{m}@1500", f"{m}@100",
+            f"{a.lower()}_accuracy") for m in ("none", "in-sign-grad", "out-sign-grad", "spec-den")
+      for a in ("FGSM", "BIM")),
+    *(Claim(f"{label} raises {a} accuracy at 1500 epochs", "III-D, Table I", f"{m}@1500", "none@1500",
+            f"{a.lower()}_accuracy") for m, label in (("in-sign-grad", "In-Sign-Grad"),
+                                                      ("out-sign-grad", "Out-Sign-Grad"), ("spec-den", "Spec-Den"))
+      for a in ("FGSM", "BIM")),
+)
+
+
 EXPERIMENT = Experiment(
     chapter=CHAPTER, code_version=CODE_VERSION, settings=SETTINGS, build_grids=build_grids,
     used_datasets=used_datasets, score=score, split=split, model_key="classifier",
-    bookkeeping=("chapter", "version", "budget", "ode_budget", "augment", "test_size", "classifier"),
+    bookkeeping=("chapter", "version", "budget", "ode_budget", "augment", "test_size", "classifier", "masking",
+                 "masking_size"),
     derived={"epochs": lambda config: config["budget"]["epochs"],
              "time_unit": lambda config: config["augment"].get("time_unit", AugmentSettings.time_unit)},
     reference_method=REFERENCE_METHOD, own_methods=OWN_METHODS, claims=CLAIMS, paper_results=paper_results,

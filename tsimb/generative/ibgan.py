@@ -16,11 +16,10 @@ Where the paper is silent or ambiguous, the choices (each also in the docstring 
   ``w'_y = (1/|Y| - alpha w_y) / (1 - alpha)``, which makes the alpha-mix of real and
   synthetic series balanced, and sec. 2.2.1 says the two sources "together" are balanced
   (``prior="complement"``). Sec. 2.2.1's per-series weights ``(1/w_y) / sum 1/w_y`` make
-  the resampled half alone balanced, ``w'_y = 1/|Y|`` (``"inverse"``, still the default of
-  the stored runs: the real half then tilts the mix towards the majority), and read per
-  class they give ``w'_y`` proportional to ``1/w_y`` (``"inverse-per-class"``). The book's
-  chapter compares the three; the default moves to ``"complement"`` when every IB-GAN grid
-  is recomputed.
+  the resampled half alone balanced, ``w'_y = 1/|Y|`` (``"inverse"``: the real half then
+  tilts the mix towards the majority), and read per class they give ``w'_y`` proportional
+  to ``1/w_y`` (``"inverse-per-class"``). The default is ``"complement"``, the reading that
+  the text's "together ... balanced" supports; the book's chapter compares the three.
 * ``alpha`` (eqs. 2.3, 2.6) has no value in the paper: ``None`` takes half the admissible bound
   ``1 / (|Y| max_y w_y)`` of sec. 2.1 (0.5 on balanced data); a given value is checked.
 * ``d_y(x)`` of eq. 2.6 is per sample but the discriminator is element-wise: the per-sample
@@ -48,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -79,7 +79,7 @@ class IBGANSettings:
 
     pmiss: float = 0.1
     alpha: float | None = None
-    prior: Prior = "inverse"
+    prior: Prior = "complement"
     epochs: int = 20
     batch_size: int = 32
     lr_g: float = 2e-4
@@ -207,12 +207,13 @@ class IBGANStep(GenerativeStep):
     in epoch order and as many drawn again by the weighted resample (sec. 2.2.1), masked
     (sec. 2.2.2) and imputed; then D (eq. 2.5), C (eq. 2.6) and G updates, in that order.
     Its losses: ``c_loss`` (the run's trace), ``d_loss``, ``g_loss``; then what tells whether
-    the discriminator weighs anything (eq. 2.6): ``d_imputed``, the mean probability D gives
-    an imputed entry of being imputed (0 when nothing is masked), and the mean and mean square
-    of the weights ``d/(1-d)`` of the resampled series (``w_mean``, ``w_square``). Callbacks
-    (schedules, keep-best weights) act on the classifier C."""
+    the discriminator weighs anything (eq. 2.6): ``d_imputed`` and ``d_square``, the mean and
+    mean square of the probability D gives an imputed entry of being imputed (0 when nothing
+    is masked), and the mean and mean square of the weights ``d/(1-d)`` of the resampled
+    series (``w_mean``, ``w_square``). Callbacks (schedules, keep-best weights) act on the
+    classifier C."""
 
-    loss_names = ("c_loss", "d_loss", "g_loss", "d_imputed", "w_mean", "w_square")
+    loss_names = ("c_loss", "d_loss", "g_loss", "d_imputed", "w_mean", "w_square", "d_square")
 
     def __init__(self, model: IBGAN, x_all: torch.Tensor, y_all: torch.Tensor, counts: np.ndarray,
                  generator: torch.Generator) -> None:
@@ -253,8 +254,26 @@ class IBGANStep(GenerativeStep):
         g_adv = (F.softplus(fake_logits) * mask).sum() / mask.sum().clamp_min(1.0)
         g_loss = g_adv + s.g_class_weight * F.cross_entropy(C(fake), ys)
         g_loss = update(self.opt_g, g_loss) if s.pmiss > 0 else g_loss.detach()  # pmiss=0: G has no say in X'
-        d_imputed = (torch.sigmoid(fake_logits.detach()) * mask).sum() / mask.sum().clamp_min(1.0)
-        return torch.stack([c_loss, d_loss, g_loss, d_imputed, w_d.mean(), w_d.square().mean()]), idx.numel()
+        p_imputed, n_imputed = torch.sigmoid(fake_logits.detach()) * mask, mask.sum().clamp_min(1.0)
+        d_imputed, d_square = p_imputed.sum() / n_imputed, p_imputed.square().sum() / n_imputed
+        return torch.stack([c_loss, d_loss, g_loss, d_imputed, w_d.mean(), w_d.square().mean(), d_square]), idx.numel()
+
+
+def discriminator_statistics(history: History) -> pd.DataFrame:
+    """Whether IB-GAN's discriminator weighs anything (Deng et al. 2022, eqs. 2.5-2.6), per
+    epoch of a run's ``history`` (:class:`IBGANStep`'s losses): ``d_imputed`` and
+    ``d_imputed_sd``, the mean and spread over imputed entries of the probability D gives
+    them of being imputed (the base rate ``pmiss / 2`` is what a D that learned nothing
+    beyond the share of imputed entries says), and ``weight_mean`` and ``weight_sd``, the
+    mean and spread of eq. 2.6's weights ``d/(1-d)`` over the resampled series (1 for each
+    when D is inert). Spreads are pooled over the epoch's batches."""
+    losses = history.losses
+    d_mean, w_mean = np.asarray(losses["d_imputed"]), np.asarray(losses["w_mean"])
+    return pd.DataFrame({
+        "epoch": np.arange(len(d_mean)), "d_imputed": d_mean,
+        "d_imputed_sd": np.sqrt(np.clip(np.asarray(losses["d_square"]) - d_mean ** 2, 0.0, None)),
+        "weight_mean": w_mean, "weight_sd": np.sqrt(np.clip(np.asarray(losses["w_square"]) - w_mean ** 2, 0.0, None)),
+    })
 
 
 def fit_ibgan(X: np.ndarray, y: np.ndarray, *, n_classes: int, classifier: nn.Module,

@@ -1,4 +1,4 @@
-"""Models: the time-series classifiers (FCN, ResNet, small CNN, MLP, LSTM) in
+"""Models: the time-series classifiers (FCN, ResNet, small CNN and its pooled variant, MLP, LSTM) in
 :data:`MODELS`, their heads, and the ODENet of ODE-guided augmentation. Generators and
 discriminators live with their training in :mod:`tsimb.generative`."""
 
@@ -9,6 +9,7 @@ from .classifiers import (
            Classifier,
            LSTMClassifier,
            NormedLinear,
+           PooledCNN,
            ResidualBlock,
            ResNet,
            SmallCNN,
@@ -25,6 +26,6 @@ from .ode import (
            predict_next,
 )
 
-__all__ = ["FCN", "MLP", "MODELS", "Classifier", "LSTMClassifier", "NormedLinear", "ResidualBlock", "ResNet",
+__all__ = ["FCN", "MLP", "MODELS", "Classifier", "LSTMClassifier", "NormedLinear", "PooledCNN", "ResidualBlock", "ResNet",
            "SmallCNN", "build_model", "same_conv", "ODEFitHistory", "ODENet", "derivative", "derivative_agreement",
            "finite_difference", "fit_odenet", "predict_next"]

@@ -126,6 +126,26 @@ class SmallCNN(Classifier):
         return self.body(x).mean(dim=-1)
 
 
+class PooledCNN(Classifier):
+    """The IB-GAN paper's Table 4 classifier as its App. 6.2 describes it (Deng et al. 2022):
+    "2 Conv1D layers each with relu-activation, max pooling and batch normalization", with
+    the "filter size ... k, the time series dimension" of sec. 3.1, read as the number of
+    channels (at least 3, so that a kernel sees a neighbourhood). The paper gives neither the
+    filter counts nor the head: 32 and 64 filters as :class:`SmallCNN`, pooling by 2, global
+    average pooling and a linear head."""
+
+    def __init__(self, in_channels: int, n_classes: int, normed_head: bool = False) -> None:
+        super().__init__(64, n_classes, normed_head)
+        self.kernel = max(3, int(in_channels))
+        self.body = nn.Sequential(
+            same_conv(in_channels, 32, self.kernel), nn.BatchNorm1d(32), nn.ReLU(), nn.MaxPool1d(2, ceil_mode=True),
+            same_conv(32, 64, self.kernel), nn.BatchNorm1d(64), nn.ReLU(), nn.MaxPool1d(2, ceil_mode=True),
+        )
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x).mean(dim=-1)
+
+
 class MLP(Classifier):
     """Three fully connected layers of 500 ReLU units with dropout 0.1/0.2/0.2/0.3
     (Wang et al. 2017, Fig. 1a). Needs the series length, as it flattens the input."""
@@ -161,13 +181,15 @@ MODELS: Registry[type[Classifier]] = Registry("model")
 MODELS.add("fcn", FCN, "fully convolutional network (Wang, Yan, Oates 2017)")
 MODELS.add("resnet", ResNet, "residual network (Wang, Yan, Oates 2017; Fawaz et al. 2019)")
 MODELS.add("cnn", SmallCNN, "the small CNN of the IB-GAN paper (sec. 3.1)")
+MODELS.add("cnn-pool", PooledCNN, "the IB-GAN paper's Table 4 classifier: 2 Conv1D with batch norm and max pooling "
+           "(App. 6.2)")
 MODELS.add("mlp", MLP, "multilayer perceptron (Wang, Yan, Oates 2017); needs the length")
 MODELS.add("lstm", LSTMClassifier, "LSTM classifier (IB-GAN paper, appendix)")
 
 
 def build_model(name: str, in_channels: int, n_classes: int, length: int | None = None,
                 normed_head: bool = False) -> Classifier:
-    """A classifier by name from :data:`MODELS`: ``fcn``, ``resnet``, ``cnn``, ``mlp``
+    """A classifier by name from :data:`MODELS`: ``fcn``, ``resnet``, ``cnn``, ``cnn-pool``, ``mlp``
     (needs ``length``) or ``lstm``. Raises ``ValueError`` for an unknown name (with the
     closest ones) and for sizes that are not whole numbers of at least 1."""
     if not isinstance(name, str):

@@ -1,5 +1,5 @@
 """Robustness: gradient attacks (FGSM, BIM, PGD under L-infinity and L2), robust
-accuracy, and the input gradient they share with gradient-steered augmentation;
+accuracy, the gradient-masking checks (:mod:`.masking`), and the input gradient they share with gradient-steered augmentation;
 adversarial training under imbalance (PGD, DRCB, SRAT: :mod:`.training`; Imb-Mix and its
 mixing baselines: :mod:`.imbmix`; registered as methods) and the Gaussian-mixture theory of
 its class-wise errors (:mod:`.theory`)."""
@@ -16,6 +16,7 @@ from .attacks import (
            robust_accuracy,
 )
 from .gradients import loss_gradient
+from .masking import MaskingChecks, masking_checks, survives
 from .training import (  # noqa: E402  (registers the adversarial-training methods)
     NORMED_HEAD,
     VARIANTS,
@@ -27,7 +28,7 @@ from .training import (  # noqa: E402  (registers the adversarial-training metho
 )
 
 __all__ = ["FAWAZ_BIM", "FAWAZ_FGSM", "Attack", "attack_array", "bim", "fgsm", "perturb", "pgd",
-           "robust_accuracy", "loss_gradient", "NORMED_HEAD", "VARIANTS", "AdversarialMethod",
+           "robust_accuracy", "loss_gradient", "MaskingChecks", "masking_checks", "survives", "NORMED_HEAD", "VARIANTS", "AdversarialMethod",
            "AdversarialSettings", "AdversarialStep", "adversarial_scores", "paper_l2_eps"]
 
 from . import imbmix  # noqa: E402,F401  (registers Imb-Mix and its mixing baselines)

@@ -22,6 +22,7 @@ from .loop import (
     TrainingDivergedError,
     extract_features,
     fit,
+    minibatches_per_epoch,
     predict_proba,
     show_progress,
 )
@@ -29,5 +30,5 @@ from .loop import (
 __all__ = ["METHODS", "Method", "Sampler", "Trained", "register", "settings_from_config", "BASELINE_METHODS",
            "RECIPES", "BaselineParams", "ClassicMethod", "FAWAZ_RESNET", "Budget", "Callback",
            "ClassWeights", "FitState", "History", "KeepBestWeights", "PlateauSchedule", "StepDecay",
-           "WarmupStepSchedule", "TrainingDivergedError", "extract_features", "fit", "predict_proba",
+           "WarmupStepSchedule", "TrainingDivergedError", "extract_features", "fit", "minibatches_per_epoch", "predict_proba",
            "show_progress", "Step", "ClassifierStep"]

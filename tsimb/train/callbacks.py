@@ -28,11 +28,13 @@ class History:
     """Mean training loss of each epoch (``loss``: the step's first loss, the run's trace;
     ``losses``: every loss the step reports, by name, e.g. a GAN's ``d_loss``, ``g_loss``),
     the learning rate after it, the epoch whose weights were kept, the wall time in all and
-    per epoch."""
+    per epoch, the series seen and the minibatches taken (``steps``: optimiser steps of each
+    network the step updates)."""
 
     loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
     samples_seen: int = 0
+    steps: int = 0
     best_epoch: int | None = None
     lr: list[float] = field(default_factory=list)
     losses: dict[str, list[float]] = field(default_factory=dict)

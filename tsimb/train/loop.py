@@ -84,6 +84,15 @@ def fit(model: nn.Module | Step, X: np.ndarray | None = None, y: np.ndarray | No
     return _train(step, epochs, batch_size, [*step.callbacks(), *callbacks], progress, desc)
 
 
+def minibatches_per_epoch(n: int, batch_size: int) -> int:
+    """How many minibatches (optimiser steps) :func:`fit` takes per epoch over ``n`` series:
+    ``ceil(n / batch_size)``, less a last minibatch of a single series when there are others
+    (batch norm cannot train on one series)."""
+    full, rest = divmod(int(n), int(batch_size))
+    count = full + (rest > 0)
+    return count - 1 if count > 1 and rest == 1 else count
+
+
 def _train(step: Step, epochs: int, batch_size: int, callbacks: list[Callback], progress: bool | None,
            desc: str) -> History:
     """The loop itself: epochs of seeded minibatches through ``step``, with ``callbacks``."""
@@ -101,9 +110,7 @@ def _train(step: Step, epochs: int, batch_size: int, callbacks: list[Callback], 
         for callback in callbacks:
             callback.on_epoch_start(state)
         order = torch.randperm(step.n, generator=step.generator, device=step.generator.device).to(device)
-        batches = list(order.split(batch_size))
-        if len(batches) > 1 and batches[-1].numel() == 1:  # batch norm cannot train on one series
-            batches.pop()
+        batches = list(order.split(batch_size))[:minibatches_per_epoch(step.n, batch_size)]
         # each batch's losses times its size, kept on the device: no host sync per batch
         per_batch = torch.zeros(len(batches), len(step.loss_names), device=device)
         seen = 0
@@ -119,6 +126,7 @@ def _train(step: Step, epochs: int, batch_size: int, callbacks: list[Callback], 
                 f"the training loss is not finite at epoch {epoch}, batch {bad_batch} of {len(batches)} "
                 f"({', '.join(f'{k} = {v}' for k, v in bad.items())}): {step.divergence_hint()}")
         history.samples_seen += seen
+        history.steps += len(batches)
         history.loss.append(means[0])
         for name, value in zip(step.loss_names, means):
             history.losses[name].append(value)
