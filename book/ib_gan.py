@@ -39,8 +39,10 @@
 #   AC-GAN and BAGAN;
 # - how to check what a GAN generates, not only what it scores: a discriminative score,
 #   train-on-synthetic-test-on-real and diversity;
-# - which of the paper's claims our runs support, under its budget and under a properly
-#   trained classifier.
+# - why equal epochs are not equal training, and how to compare methods at equal steps;
+# - how to tell whether a GAN's discriminator weighs anything;
+# - which of the paper's claims our runs support, under its budget, with its Table 4
+#   classifier and under a properly trained classifier.
 #
 # Where things live: `tsimb.generative` (IB-GAN in `ibgan.py`, the baselines in
 # `oversamplers.py`, the networks, the one GAN loop, the quality scores),
@@ -293,10 +295,11 @@ glue("demo-balanced", 100 * demo_scores["balanced_accuracy"], display=False)
 #
 # In the last epoch $D$ gives an imputed entry a probability of
 # {glue:text}`demo-d-imputed-last:.2f` of being imputed: about the share of imputed
-# entries among all it sees, `pmiss`/2 = {glue:text}`demo-base-rate:.2f`. It has learned the
-# base rate and nothing more, so the weights of eq. 2.6 stay near 1 (last epoch
-# {glue:text}`demo-weight-last:.2f`) and the discriminator's weighting does nothing, while a
-# random forest tells the imputed series from real ones easily (the quality table below).
+# entries among all it sees, `pmiss`/2 = {glue:text}`demo-base-rate:.2f`. It has learned
+# little beyond the base rate, so the weights of eq. 2.6 (mean
+# {glue:text}`demo-weight-last:.2f` in the last epoch) cannot tell a good imputation from a
+# bad one, while a random forest tells the imputed series from real ones easily (the
+# quality table below).
 # Every IB-GAN run of the grids records these statistics per epoch
 # (`tsimb.generative.discriminator_statistics`); {ref}`the-discriminator` reads them
 # across `pmiss` and budgets to find out why $D$ stays inert.
@@ -432,8 +435,9 @@ equal_table = format_summary(equal_stats, ["method"], "dataset", digits=1, scale
     list(dict.fromkeys(steps_grid["method"])))
 equal_epochs = steps_grid.drop_duplicates(["dataset", "method", "seed"]).pivot_table(
     index="method", columns="dataset", values="epochs", aggfunc="mean")
-for_reader(equal_table.join(pd.DataFrame({"epochs": [f"{equal_epochs.loc[m].min():.0f}-{equal_epochs.loc[m].max():.0f}"
-                                                     for m in equal_table.index]}, index=equal_table.index)))
+epoch_range = {m: sorted({int(equal_epochs.loc[m].min()), int(equal_epochs.loc[m].max())}) for m in equal_table.index}
+for_reader(equal_table.join(pd.DataFrame({"epochs": ["-".join(map(str, epoch_range[m])) for m in equal_table.index]},
+                                         index=equal_table.index)))
 
 # %% tags=["remove-cell"]
 equal_claims = check_claims(steps_grid, [c for c in experiment.claims if c.better == "ibgan"
@@ -518,7 +522,8 @@ for reading in ("inverse", "inverse-per-class"):
 # with `complement`, {glue:text}`inverse-mean:.1f`% with `inverse` and
 # {glue:text}`per-class-mean:.1f`% with `inverse-per-class`. Paired by set and seed,
 # `complement` differs from `inverse` by {glue:text}`complement-vs-inverse` and from
-# `inverse-per-class` by {glue:text}`complement-vs-inverse-per-class`. Even with
+# `inverse-per-class` by {glue:text}`complement-vs-inverse-per-class` (a verdict as in the
+# claims below: *supported* needs every set to agree). Even with
 # `complement`, IB-GAN stays below random over-sampling (`ros`, {glue:text}`ros-mean:.1f`%
 # on average) on {glue:text}`n-complement-below-ros` of the five sets.
 
@@ -534,7 +539,8 @@ for reading in ("inverse", "inverse-per-class"):
 # and the mean and spread of the weights. Their last epoch, across the `pmiss` sweep
 # (paper's budget, mean over sets and seeds) and under the trained budget (FCN,
 # {glue:text}`trained-epochs` epochs, `pmiss` 0.1), with $D$'s probability also as a
-# multiple of the base rate (1: $D$ learned nothing):
+# multiple of the base rate (1: $D$ learned nothing); {numref}`fig-ibgan-d-epochs` follows
+# that multiple epoch by epoch.
 
 # %% tags=["remove-input"]
 trained_grid = experiment.run(PROFILE, "trained", progress=True)
@@ -547,7 +553,8 @@ d_table = d_last.pivot_table(index=["classifier", "pmiss"], columns="statistic",
 d_table["d_imputed / base rate"] = d_table["d_imputed"] / (d_table.index.get_level_values("pmiss") / 2)
 d_table = d_table.drop(index=0.0, level="pmiss")  # nothing imputed: D has nothing to weigh
 for_reader(d_table[["d_imputed", "d_imputed / base rate", "d_imputed_sd", "weight_mean", "weight_sd"]].round(3),
-           labels={"paper": "paper's budget", "trained": "trained FCN"})
+           labels={"paper": "paper's budget", "trained": "trained FCN", "d_imputed": "D's P(imputed)",
+                   "d_imputed_sd": "its sd", "weight_mean": "weight", "weight_sd": "weight sd", "statistic": ""})
 
 # %% tags=["remove-cell"]
 glue("trained-epochs", TRAINED_BUDGET.budget.epochs, display=False)
@@ -557,6 +564,29 @@ for budget_name, pmiss_value in (("paper", 0.1), ("paper", 0.5), ("paper", 1.0),
     glue(f"d-lift-{tag}", float(row["d_imputed / base rate"]), display=False)
     glue(f"weight-{tag}", float(row["weight_mean"]), display=False)
     glue(f"weight-sd-{tag}", float(row["weight_sd"]), display=False)
+
+# %% tags=["remove-cell"]
+d_epochs = pmiss_grid[pmiss_grid["metric"].str.startswith("d_imputed_epoch_") & (pmiss_grid["pmiss"] > 0)]
+d_epochs = d_epochs.assign(epoch=d_epochs["metric"].str.rsplit("_", n=1).str[1].astype(int) + 1,
+                           value=d_epochs["value"] / (d_epochs["pmiss"] / 2), metric="d_over_base_rate",
+                           pmiss=[f"{p:g}" for p in d_epochs["pmiss"]])  # categories: one colour each
+plt.figure(figsize=(6.0, 3.6))
+ax = plot_metric_vs(d_epochs, x="epoch", metric="d_over_base_rate", hue="pmiss", log_x=False)
+ax.axhline(1.0, color="grey", lw=1, ls="--")
+ax.set(yscale="log", ylabel="D's P(imputed) / base rate", xticks=range(0, PAPER_BUDGET.budget.epochs + 1, 5))
+ax.legend(title="pmiss", ncol=2)
+glue("fig-d-epochs", legible(ax.figure), display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig-d-epochs
+# :name: fig-ibgan-d-epochs
+#
+# The mean probability IB-GAN's discriminator gives an imputed entry of being imputed,
+# over the base rate `pmiss`/2, per epoch (paper's budget; mean and sd over the five sets
+# and seeds; log scale). 1 (dashed): $D$ has learned only how many entries are imputed; 2
+# is the most it can reach at `pmiss` 1. The first epochs are an untrained $D$ saying
+# about 0.5 everywhere.
+# ```
 
 # %% [markdown]
 # At the paper's `pmiss` 0.1, $D$'s probability for an imputed entry ends at
@@ -598,8 +628,10 @@ glue("d-variant-max-lift", float(variant_stats.query("metric == 'D / base rate'"
 
 # %% [markdown]
 # None of them lifts $D$ above {glue:text}`d-variant-max-lift:.2f` times the base rate. At
-# the paper's default, then, eq. 2.6's weights do little, and IB-GAN is in effect a
-# class-balanced bootstrap whose copies have a tenth of their entries re-drawn.
+# the paper's default, then, $D$ tells imputed entries from observed ones barely better
+# than the base rate, so eq. 2.6's weights cannot favour good imputations over bad ones,
+# and IB-GAN is close to a class-balanced bootstrap whose copies have a tenth of their
+# entries re-drawn.
 
 # %% [markdown]
 # ### Which claims hold in our runs
