@@ -227,14 +227,19 @@ def _equal_steps(dataset: str, seed: int, budget: ClassifierBudget, s: IBGANChap
 
 
 # Is the discriminator inert by design or for want of capacity, learning rate or steps? The
-# paper's settings against D with four times the hidden channels, D's learning rate five
-# times larger, and ten times the epochs, on two sets (the default's runs are the paper grid's)
+# paper's settings against G and D with four times the hidden channels, D's learning rate
+# five times larger, and ten times the epochs, on two sets (the default's runs are the
+# paper grid's)
 DISCRIMINATOR_DATASETS = ("Epilepsy", "RacketSports")
 DISCRIMINATOR_SEEDS = (0, 1, 2)
 
 
 def discriminator_variant(config: dict) -> str | None:
-    """Which variant of the discriminator grid a run is (None for runs of other methods)."""
+    """Which variant of the discriminator grid a run of IB-GAN (Deng et al. 2022, eqs.
+    2.5-2.6) under the paper's budget is: its changes from the default ``IBGANSettings``
+    (``hidden`` widens G and D alike, ``lr_d``) and from the budget's 20 epochs, or
+    "paper's settings" (None for other runs; ``pmiss`` and ``prior`` are not compared, as
+    the discriminator grid keeps them at the defaults)."""
     if config["method"] != "ibgan" or config["classifier"] != "paper":
         return None
     settings, default = config["ibgan_settings"], asdict(IBGANSettings())
@@ -249,6 +254,8 @@ def discriminator_variant(config: dict) -> str | None:
 
 
 def _discriminator_grid(s: IBGANChapterSettings) -> list[dict]:
+    """IB-GAN at the paper's settings, with G and D four times wider, with D's learning rate
+    five times larger and with ten times the epochs (Deng et al. 2022, eq. 2.5's D)."""
     paper = PAPER_BUDGET
     longer = replace(paper, budget=replace(paper.budget, epochs=10 * paper.budget.epochs))
     out = []
@@ -322,8 +329,10 @@ CLAIMS = (
 )
 
 
-# the three readings of the synthetic prior (grid ``prior``; runs labelled by their prior)
-PRIOR_CLAIMS = tuple(Claim(f"complement beats {other}", "sec. 2.1 and 2.2.1", "complement", other, "balanced_accuracy")
+# the three readings of the synthetic prior (grid ``prior``; runs labelled by their prior):
+# the book's comparison of readings of sec. 2.1 and 2.2.1, not a claim of the paper
+PRIOR_CLAIMS = tuple(Claim(f"complement beats {other}", "the book (readings of sec. 2.1, 2.2.1)", "complement",
+                           other, "balanced_accuracy")
                      for other in PRIORS if other != "complement")
 
 
