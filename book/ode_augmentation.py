@@ -487,7 +487,7 @@ for method in SETTINGS.long_methods:
         glue(f"long-{method}-{metric}-gain", float(long_means.loc[(method, SETTINGS.long_epochs), metric]
                                                    - long_means.loc[(method, BUDGET.epochs), metric]), display=False)
         if method in paper_rows.index:
-            glue(f"paper-{method}-{metric}", float(paper_rows.loc[method, metric]), display=False)
+            glue(f"paper-long-{method}-{metric}", float(paper_rows.loc[method, metric]), display=False)
 longer_raises = budget_claims[budget_claims["claim"].str.startswith(f"{SETTINGS.long_epochs} epochs")]
 glue("n-budget-claims", len(longer_raises), display=False)
 glue("n-budget-supported", int((longer_raises["verdict"] == "supported").sum()), display=False)
@@ -501,12 +501,12 @@ glue("n-long-supported-holm", int((at_long["verdict_holm"] == "supported").sum()
 # %% [markdown]
 # At {glue:text}`long-epochs` epochs `none` reaches {glue:text}`long-none-fgsm_accuracy:.1f`%
 # FGSM and {glue:text}`long-none-bim_accuracy:.1f`% BIM accuracy (the paper's baseline row,
-# Fawaz et al.'s: {glue:text}`paper-none-fgsm_accuracy:.1f`% and
-# {glue:text}`paper-none-bim_accuracy:.1f`%), and `out-sign-grad`
+# Fawaz et al.'s: {glue:text}`paper-long-none-fgsm_accuracy:.1f`% and
+# {glue:text}`paper-long-none-bim_accuracy:.1f`%), and `out-sign-grad`
 # {glue:text}`long-out-sign-grad-fgsm_accuracy:.1f`% and
 # {glue:text}`long-out-sign-grad-bim_accuracy:.1f`% (the paper's
-# {glue:text}`paper-out-sign-grad-fgsm_accuracy:.1f`% and
-# {glue:text}`paper-out-sign-grad-bim_accuracy:.1f`%). The same tests as the claims below,
+# {glue:text}`paper-long-out-sign-grad-fgsm_accuracy:.1f`% and
+# {glue:text}`paper-long-out-sign-grad-bim_accuracy:.1f`%). The same tests as the claims below,
 # on these runs (paired by seed; a row `METHOD@1500` against `METHOD@100` asks whether the
 # longer budget raises that method's accuracy, the others repeat the paper's claims at
 # 1,500 epochs):
@@ -515,9 +515,8 @@ glue("n-long-supported-holm", int((at_long["verdict_holm"] == "supported").sum()
 for_reader(claims_table(budget_claims).drop(columns="paper"))
 
 # %% [markdown]
-# Of the {glue:text}`n-budget-claims` "longer training raises robustness" rows,
-# {glue:text}`n-budget-supported` are supported and {glue:text}`n-budget-contradicted`
-# contradicted; with {glue:text}`n-long-seeds` seeds only large differences are detectable
+# Of the {glue:text}`n-budget-claims` "longer training raises robustness" rows, supported:
+# {glue:text}`n-budget-supported`, contradicted: {glue:text}`n-budget-contradicted`; with {glue:text}`n-long-seeds` seeds only large differences are detectable
 # (read the interval and the detectable effect of each row). At
 # {glue:text}`long-epochs` epochs, the paper's claims supported by these runs:
 # {glue:text}`long-supported-claims` ({glue:text}`n-long-supported-holm` of
@@ -606,7 +605,7 @@ masking_rows = masking_grid[masking_grid["metric"].str.startswith("masking_")
 masking_rows = masking_rows.assign(metric=masking_rows["metric"].str.removeprefix("masking_"))
 masking_stats = summarise(masking_rows, ["method"], list(dict.fromkeys(masking_rows["metric"])))
 masking_table = format_summary(masking_stats, ["method"], digits=1, scale=100).reindex(SETTINGS.masking_methods)
-masking_labels = {"pgd": f"PGD-{SETTINGS.masking.pgd_steps} x{SETTINGS.masking.restarts}",
+masking_labels = {"fgsm": "FGSM", "bim": "BIM", "pgd": f"PGD-{SETTINGS.masking.pgd_steps} x{SETTINGS.masking.restarts}",
                   "transfer_bim": "BIM from none", **{f"eps_{e:g}": f"eps {e:g}" for e in SETTINGS.masking.sweep}}
 for_reader(masking_table[["clean", "fgsm", "bim", "pgd", "transfer_bim", "strongest"]], labels=masking_labels)
 
