@@ -28,7 +28,7 @@ import numpy as np
 
 from ..models import Classifier
 from ..train import predict_proba
-from .attacks import FAWAZ_BIM, FAWAZ_FGSM, Attack, attack_array, pgd
+from .attacks import Attack, attack_array, bim, fgsm, pgd
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,8 @@ def masking_checks(model: Classifier, X: np.ndarray, y: np.ndarray, *, reference
     out: dict[str, float] = {"clean": float((predict_proba(model, X).argmax(1) == y).mean())}
     alive = np.ones(len(y), dtype=bool)
     white = {}
-    for name, attack in (("fgsm", FAWAZ_FGSM if checks.eps == FAWAZ_FGSM.eps else Attack(eps=checks.eps)),
-                         ("bim", FAWAZ_BIM if checks.eps == FAWAZ_BIM.eps
-                          else Attack(eps=checks.eps, step=checks.eps / 2, steps=10))):
+    # Fawaz et al.'s FGSM and BIM (FAWAZ_FGSM, FAWAZ_BIM) at the checked radius
+    for name, attack in (("fgsm", fgsm(eps=checks.eps)), ("bim", bim(eps=checks.eps, step=checks.eps / 2, steps=10))):
         white[name] = survives(model, X, y, attack)
         out[name] = float(white[name].mean())
         alive &= white[name]
