@@ -115,9 +115,6 @@ def _verdict(p_claim: float, p_opposite: float, holds: int, n_sets: int, level: 
     return "not supported"
 
 
-SPREAD_TOLERANCE = 1e-9  # below this sd (relative) the paired differences are taken as equal
-
-
 def check_claims(ours: pd.DataFrame, claims: Iterable[Claim], paper: pd.DataFrame | None = None,
                  level: float = 0.05, keys: Sequence[str] = PAIR_KEYS, power: float = 0.8) -> pd.DataFrame:
     """Test every claim on our runs (tidy: dataset, method, seed, metric, value).
@@ -166,9 +163,7 @@ def check_claims(ours: pd.DataFrame, claims: Iterable[Claim], paper: pd.DataFram
             holds, n_sets = int((per_set["mean"] > claim.threshold).sum()), len(per_set)
             p_claim = p_opposite = np.nan
             ci = (np.nan, np.nan)
-            # differences equal up to rounding (e.g. two seeds that each moved the same
-            # number of test series) have no spread to test against: no p-value
-            if len(gain) > 1 and gain.std() > SPREAD_TOLERANCE * max(1.0, abs(gain.mean())):
+            if len(gain) > 1 and gain.std() > 0:
                 test = ttest_1samp(gain, claim.threshold, alternative="greater")
                 p_claim = float(test.pvalue)
                 p_opposite = float(ttest_1samp(gain, claim.threshold, alternative="less").pvalue)
