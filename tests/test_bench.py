@@ -44,11 +44,16 @@ def test_a_gpu_peak_comes_from_its_data_sheet(monkeypatch, name, peak):
 
 def test_every_mode_reports_gflops_and_fraction_of_peak():
     result = bench.benchmark(n=8, length=16, classes=2, epochs=1, batch_size=4, repeats=1, jobs=2, peak=100.0)
-    assert [m["mode"] for m in result["modes"]] == ["fit", "bare loop", "jobs=2"]
+    assert [m["mode"] for m in result["modes"]] == ["fit", "bare loop", "jobs=2", "scoring: clean + FGSM + BIM"]
     for mode in result["modes"]:
         assert mode["samples_per_s"] > 0
-        assert math.isclose(mode["gflop_per_s"], mode["samples_per_s"] * result["train_mflop_per_sample"] / 1e3)
+        per_sample = result["scoring_mflop_per_sample" if mode["mode"].startswith("scoring")
+                            else "train_mflop_per_sample"]
+        assert math.isclose(mode["gflop_per_s"], mode["samples_per_s"] * per_sample / 1e3)
         assert math.isclose(mode["fraction_of_peak"], mode["gflop_per_s"] / 100.0)
+    # scoring: 12 forward passes and 10 input gradients a series (the backward pass without
+    # weight gradients costs about one forward pass)
+    assert 17 < result["scoring_mflop_per_sample"] / result["forward_mflop_per_sample"] < 27
     jobs = result["modes"][2]
     assert (jobs["processes"], jobs["threads"]) == (2, 1)
     assert list(bench.utilisation_table(result)["fraction_of_peak"])[0].endswith("%")

@@ -189,7 +189,7 @@ def benchmark(n: int = 256, channels: int = 1, length: int = 128, classes: int =
     if peak is None:
         peak, estimate = peak_gflops(dev)
     threads = torch.get_num_threads() if dev.type == "cpu" else 0
-    modes = [("fit", 1, threads, fit_sps), ("bare loop", 1, threads, bare_sps)]
+    modes = [("fit", 1, threads, fit_sps, step_flops), ("bare loop", 1, threads, bare_sps, step_flops)]
     result = {"device": str(dev), "n": n, "channels": channels, "length": length, "epochs": epochs,
               "batch_size": batch_size, "fit_samples_per_s": fit_sps, "bare_samples_per_s": bare_sps,
               "fit_over_bare": fit_sps / bare_sps, "forward_mflop_per_sample": forward_flops / 1e6,
@@ -200,7 +200,7 @@ def benchmark(n: int = 256, channels: int = 1, length: int = 128, classes: int =
         workers = jobs or usable_cores()
         spec = dict(n=n, channels=channels, length=length, classes=classes, epochs=epochs, batch_size=batch_size)
         seconds = _side_by_side(workers, spec)
-        modes.append((f"jobs={workers}", workers, 1, workers * samples / max(seconds)))
+        modes.append((f"jobs={workers}", workers, 1, workers * samples / max(seconds), step_flops))
     if compiled:
         seed_everything(0)
         model = build_model("resnet", channels, classes)
@@ -209,15 +209,60 @@ def benchmark(n: int = 256, channels: int = 1, length: int = 128, classes: int =
         fit(model, X, y, epochs=1, batch_size=batch_size, seed=0, device=dev, progress=False)
         warm_up = time.perf_counter() - start
         history = fit(model, X, y, epochs=epochs, batch_size=batch_size, seed=1, device=dev, progress=False)
-        modes.append(("fit, torch.compile", 1, threads, samples / history.seconds))
+        modes.append(("fit, torch.compile", 1, threads, samples / history.seconds, step_flops))
         result["compile_warm_up_s"] = warm_up
         result["compile_whole_run_samples_per_s"] = samples / (warm_up + history.seconds)
+    # scoring as the ODE chapter scores a run: clean, FGSM and BIM predictions of every series,
+    # in batches of 512 (large batches, unlike training on the reference protocol's)
+    attack_flops, attack_seconds = _scoring(X, y, channels, classes, dev)
+    modes.append(("scoring: clean + FGSM + BIM", 1, threads, n / attack_seconds, attack_flops))
+    result["scoring_mflop_per_sample"] = attack_flops / 1e6
     result["modes"] = [
         {"mode": mode, "processes": procs, "threads": n_threads, "samples_per_s": sps,
-         "gflop_per_s": sps * step_flops / 1e9,
-         "fraction_of_peak": sps * step_flops / 1e9 / peak if peak else float("nan")}
-        for mode, procs, n_threads, sps in modes]
+         "gflop_per_s": sps * flops / 1e9,
+         "fraction_of_peak": sps * flops / 1e9 / peak if peak else float("nan")}
+        for mode, procs, n_threads, sps, flops in modes]
     return result
+
+
+def _scoring(X: np.ndarray, y: np.ndarray, channels: int, classes: int, device: torch.device) -> tuple[float, float]:
+    """FLOPs per series and seconds of :func:`tsimb.robustness.attacked_probabilities` with
+    Fawaz et al.'s FGSM and BIM on ``X`` (an untrained ResNet: the cost does not depend on the
+    weights)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .robustness import FAWAZ_BIM, FAWAZ_FGSM, attacked_probabilities
+
+    attacks = {"fgsm": FAWAZ_FGSM, "bim": FAWAZ_BIM}
+    seed_everything(0)
+    model = build_model("resnet", channels, classes).to(device).eval()
+    few = min(len(y), 4)
+    # a forward pass and one with the input gradient (FlopCounterMode cannot follow the
+    # attacks' autograd.grad); the attacks make 12 of the first and 10 of the second a series
+    x = torch.as_tensor(X[:few], dtype=torch.float32, device=device)
+    with torch.no_grad(), FlopCounterMode(display=False) as forward:
+        model(x)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with FlopCounterMode(display=False) as with_gradient:
+        model(x.clone().requires_grad_(True)).sum().backward()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    forward_flops = forward.get_total_flops() / few
+    gradient_flops = with_gradient.get_total_flops() / few - forward_flops
+    flops = sum(FAWAZ_PASSES[k] * v for k, v in (("forward", forward_flops), ("input_gradient", gradient_flops)))
+    attacked_probabilities(model, X[:few], y[:few], attacks)  # warm-up
+    _sync(device)
+    start = time.perf_counter()
+    attacked_probabilities(model, X, y, attacks)
+    _sync(device)
+    return flops, time.perf_counter() - start
+
+
+# passes a series of scoring with :func:`tsimb.robustness.attacked_probabilities` and Fawaz
+# et al.'s FGSM and BIM: the clean pass (shared with both attacks' first gradient), BIM's
+# 9 further steps, and the predictions of the two adversarial versions
+FAWAZ_PASSES = {"forward": 12, "input_gradient": 10}
 
 
 def _side_by_side(workers: int, spec: dict) -> list[float]:

@@ -265,7 +265,7 @@ def test_cli_fills_the_store(tmp_path, monkeypatch):
 
     tiny = replace(_tiny_settings(), datasets=("ItalyPowerDemand",), methods=("none", "spec-den"), seeds=(0,),
                    imbalance_datasets=("ItalyPowerDemand",), imbalance_methods=("none",), imbalance_seeds=(0,),
-                   beyond_datasets=(), long_epochs=None, masking_methods=(), test_size=20)
+                   more_datasets=(), beyond_datasets=(), long_epochs=None, masking_methods=(), test_size=20)
     monkeypatch.setitem(chapter.SETTINGS, "quick", tiny)
     monkeypatch.delenv("TSIMB_PROFILE", raising=False)
     out = tmp_path / "table.csv"

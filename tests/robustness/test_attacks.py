@@ -11,6 +11,7 @@ from tsimb.robustness import (
     FAWAZ_FGSM,
     Attack,
     attack_array,
+    attacked_probabilities,
     bim,
     fgsm,
     perturb,
@@ -142,6 +143,30 @@ def test_attacks_lower_the_accuracy_of_a_trained_model(make_series):
     assert scores["bim_accuracy"] <= scores["fgsm_accuracy"] + 1e-9
     assert set(scores) == {"clean_accuracy", "clean_accuracy_minority", "fgsm_accuracy",
                            "fgsm_accuracy_minority", "bim_accuracy", "bim_accuracy_minority"}
+
+
+def test_shared_clean_pass_gives_the_same_probabilities_as_separate_attacks(model):
+    """attacked_probabilities reuses the clean forward and backward pass for every attack that
+    starts at the clean series; the result must be exactly that of predicting and attacking
+    separately, also across batches and beside attacks that cannot share (PGD, predictions)."""
+    from dataclasses import replace
+
+    from tsimb.train import predict_proba
+
+    g = torch.Generator().manual_seed(5)
+    X, y = torch.randn(11, 2, 20, generator=g).numpy(), torch.randint(0, 3, (11,), generator=g).numpy()
+    attacks = {"fgsm": FAWAZ_FGSM, "bim": FAWAZ_BIM, "pgd": pgd(0.1, 0.02, 3),
+               "bim_pred": replace(FAWAZ_BIM, labels="pred")}
+    shared = attacked_probabilities(model, X, y, attacks, batch_size=4, seed=3)
+    assert set(shared) == {"clean", *attacks}
+    np.testing.assert_array_equal(shared["clean"], predict_proba(model, X))
+    for name, attack in attacks.items():
+        separate = predict_proba(model, attack_array(model, X, y, attack, batch_size=4, seed=3))
+        np.testing.assert_array_equal(shared[name], separate, err_msg=name)
+    with pytest.raises(ValueError, match="cannot reuse a gradient"):
+        perturb(model, torch.as_tensor(X), torch.as_tensor(y), pgd(), first_gradient=torch.zeros(11, 2, 20))
+    with pytest.raises(ValueError, match="'clean' names the unattacked series"):
+        robust_accuracy(model, X, y, {"clean": FAWAZ_FGSM})
 
 
 def test_attack_array_matches_one_batch(model, batch):

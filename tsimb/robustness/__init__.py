@@ -8,7 +8,9 @@ from .attacks import (
            FAWAZ_BIM,
            FAWAZ_FGSM,
            Attack,
+           accuracy_scores,
            attack_array,
+           attacked_probabilities,
            bim,
            fgsm,
            perturb,
@@ -27,7 +29,7 @@ from .training import (  # noqa: E402  (registers the adversarial-training metho
     paper_l2_eps,
 )
 
-__all__ = ["FAWAZ_BIM", "FAWAZ_FGSM", "Attack", "attack_array", "bim", "fgsm", "perturb", "pgd",
+__all__ = ["FAWAZ_BIM", "FAWAZ_FGSM", "Attack", "accuracy_scores", "attack_array", "attacked_probabilities", "bim", "fgsm", "perturb", "pgd",
            "robust_accuracy", "loss_gradient", "MaskingChecks", "masking_checks", "survives", "NORMED_HEAD", "VARIANTS", "AdversarialMethod",
            "AdversarialSettings", "AdversarialStep", "adversarial_scores", "paper_l2_eps"]
 
