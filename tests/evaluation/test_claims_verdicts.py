@@ -69,6 +69,19 @@ def test_non_inferiority_is_contradicted_only_when_the_margin_is_significantly_m
     assert unclear["verdict"] == "not supported"
 
 
+@pytest.mark.parametrize("n, verdict", [(2, "not supported"), (5, "supported")])
+def test_equal_differences_get_the_sign_test_not_a_t_test(n, verdict):
+    """Differences equal up to rounding (each seed moved the same number of test series) give
+    a t statistic of rounding noise over rounding noise; the sign test says what n equal
+    differences can say: two cannot reach p < 0.05 (0.25), five can (1/32)."""
+    rounded = [0.1 + 1e-17 * (i % 2) for i in range(n)]
+    row = check_claims(_runs(rounded), [CLAIM]).iloc[0]
+    assert row["verdict"] == verdict and row["p_value"] == pytest.approx(0.5 ** n)
+    assert np.isnan(row["ci_low"]) and row["p_opposite"] == 1.0
+    opposite = check_claims(_runs([-0.1] * n), [CLAIM]).iloc[0]
+    assert opposite["p_opposite"] == pytest.approx(0.5 ** n) and opposite["p_value"] == 1.0
+
+
 def test_the_minimum_detectable_effect_has_the_stated_power():
     """A true effect of the MDE is found in 80% of simulated designs of that size."""
     n, sd = 6, 0.05

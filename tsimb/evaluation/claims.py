@@ -115,6 +115,25 @@ def _verdict(p_claim: float, p_opposite: float, holds: int, n_sets: int, level: 
     return "not supported"
 
 
+SPREAD_TOLERANCE = 1e-9  # below this sd (relative to the mean) the paired differences are taken as equal
+
+
+def _p_values(gain: pd.Series, threshold: float) -> tuple[float, float]:
+    """One-sided p-values of the paired differences ``gain`` beyond ``threshold`` and of the
+    opposite effect: a t-test; where the differences are equal up to rounding (two seeds
+    that each moved the same number of test series), for which a t-test is undefined or
+    meaningless, the exact sign test (``0.5 ** n`` when every difference is on that side)."""
+    from scipy.stats import ttest_1samp
+
+    if len(gain) < 2:
+        return np.nan, np.nan
+    if gain.std() > SPREAD_TOLERANCE * max(1.0, abs(gain.mean())):
+        return (float(ttest_1samp(gain, threshold, alternative="greater").pvalue),
+                float(ttest_1samp(gain, threshold, alternative="less").pvalue))
+    above, below = bool((gain > threshold).all()), bool((gain < threshold).all())
+    return (0.5 ** len(gain) if above else 1.0), (0.5 ** len(gain) if below else 1.0)
+
+
 def check_claims(ours: pd.DataFrame, claims: Iterable[Claim], paper: pd.DataFrame | None = None,
                  level: float = 0.05, keys: Sequence[str] = PAIR_KEYS, power: float = 0.8) -> pd.DataFrame:
     """Test every claim on our runs (tidy: dataset, method, seed, metric, value).
@@ -129,7 +148,8 @@ def check_claims(ours: pd.DataFrame, claims: Iterable[Claim], paper: pd.DataFram
     confidence interval (``ci_low``, ``ci_high``; a t interval over the paired runs), the
     number of paired runs, on how many data sets our mean clears the threshold, the
     one-sided p-value of a t-test of the paired differences against the threshold
-    (``p_value``) and of the opposite effect (``p_opposite``), the minimum detectable
+    (``p_value``) and of the opposite effect (``p_opposite``; where the differences are
+    all equal up to rounding, the exact sign test instead, and no interval), the minimum detectable
     effect (``mde``: the smallest true difference beyond the threshold the test finds
     with probability ``power`` at ``level``; :func:`minimum_detectable_effect`), and:
 
@@ -161,12 +181,9 @@ def check_claims(ours: pd.DataFrame, claims: Iterable[Claim], paper: pd.DataFram
             per_set = diff.groupby("dataset")["gain"].agg(["mean", "std"]) if "dataset" in diff.columns else \
                 pd.DataFrame({"mean": [gain.mean()], "std": [gain.std()]})
             holds, n_sets = int((per_set["mean"] > claim.threshold).sum()), len(per_set)
-            p_claim = p_opposite = np.nan
+            p_claim, p_opposite = _p_values(gain, claim.threshold)
             ci = (np.nan, np.nan)
-            if len(gain) > 1 and gain.std() > 0:
-                test = ttest_1samp(gain, claim.threshold, alternative="greater")
-                p_claim = float(test.pvalue)
-                p_opposite = float(ttest_1samp(gain, claim.threshold, alternative="less").pvalue)
+            if len(gain) > 1 and gain.std() > SPREAD_TOLERANCE * max(1.0, abs(gain.mean())):
                 interval = ttest_1samp(gain, claim.threshold).confidence_interval(0.95)
                 ci = (float(interval.low), float(interval.high))
             row.update(our_difference=gain.mean(), our_sd=per_set["std"].mean(), ci_low=ci[0], ci_high=ci[1],

@@ -68,6 +68,7 @@ class ODEAugmentationSettings:
     # fixed stratified subset of the test split (the checks take ~160 attack steps)
     masking_methods: tuple[str, ...] = ("none", "in-sign-grad", "out-sign-grad", "spec-den")
     masking_seeds: tuple[int, ...] = (0, 1)
+    masking_beyond_seeds: tuple[int, ...] = (0,)  # the checks of the beyond grid's networks
     masking_size: int = 150
     masking: MaskingChecks = MaskingChecks(sweep=(0.05, 0.1, 0.3, 1.0))
     classifier: str = "resnet"
@@ -185,9 +186,10 @@ def used_datasets(s: ODEAugmentationSettings) -> set[str]:
 
 def build_grids(s: ODEAugmentationSettings) -> dict[str, list[dict]]:
     """``paper`` (Tables I-III), ``paper-more`` (more of Table I's sets, fewer methods),
-    ``beyond`` (sets the paper did not use), ``imbalanced`` and
-    ``long`` (a few seeds of four methods at Fawaz et al.'s 1500 epochs) and ``masking``
-    (the paper grid's models again, with the gradient-masking checks)."""
+    ``beyond`` (sets the paper did not use), ``imbalanced``, ``time_unit`` (the other unit
+    of the ODE's time), ``long`` (a few seeds of four methods at Fawaz et al.'s 1500
+    epochs), and ``masking`` and ``masking-beyond`` (the paper and beyond grids' networks
+    again, with the gradient-masking checks)."""
     balanced = Imbalance("none")
     out = {
         "paper": [_config(d, balanced, m, seed, s) for d in s.datasets for m in s.methods for seed in s.seeds],
@@ -209,9 +211,14 @@ def build_grids(s: ODEAugmentationSettings) -> dict[str, list[dict]]:
         longer = replace(s.budget, epochs=s.long_epochs)
         out["long"] = [_config(s.datasets[0], balanced, m, seed, s, longer) for m in s.long_methods
                        for seed in s.long_seeds]
-    out["masking"] = [{**_config(s.datasets[0], balanced, m, seed, s), "kind": "masking",
-                       "masking": asdict(s.masking), "masking_size": s.masking_size}
+    def checked(config: dict) -> dict:
+        return {**config, "kind": "masking", "masking": asdict(s.masking), "masking_size": s.masking_size}
+
+    out["masking"] = [checked(_config(s.datasets[0], balanced, m, seed, s))
                       for m in s.masking_methods for seed in s.masking_seeds]
+    # the same checks on the beyond grid's networks (seed by seed, the cheaper sets first)
+    out["masking-beyond"] = [checked(_config(d, balanced, m, seed, s)) for seed in s.masking_beyond_seeds
+                             for d in s.beyond_datasets for m in s.beyond_methods]
     return out
 
 
