@@ -142,6 +142,22 @@ def test_provenance_line_counts_runs_without_provenance_instead_of_failing(tmp_p
     assert chapter_cost("ib-gan", "quick", store)["runs"] == 1
 
 
+def test_stored_traces_are_tidy_and_filtered(tmp_path):
+    from tsimb.experiments import ib_gan, stored_traces
+
+    store = RunStore(tmp_path / "runs")
+    configs = ib_gan.EXPERIMENT.grids("quick")["paper"][:2]
+    for config, trace in zip(configs, ([0.9, 0.5, 0.4], [0.8, 0.7])):
+        store.append("ib-gan", dict(key=config_key(config), config=config, metrics={"balanced_accuracy": 0.5},
+                                    trace=trace))
+    every = stored_traces("ib-gan", "quick", store)
+    assert list(every.columns) == ["dataset", "method", "seed", "epoch", "loss"] and len(every) == 5
+    one = stored_traces("ib-gan", "quick", store, method=configs[1]["method"], seed=configs[1]["seed"],
+                        dataset=configs[1]["dataset"])
+    assert one["loss"].tolist() == [0.8, 0.7] and one["epoch"].tolist() == [0, 1]
+    assert stored_traces("ib-gan", "quick", store, grids=["pmiss"]).empty  # the runs are the paper grid's
+
+
 def test_verify_refuses_a_missing_store_and_bad_settings_before_any_run(tmp_path):
     with pytest.raises(StoreError, match="that folder does not exist"):
         verify(["baselines"], store=RunStore(tmp_path / "nowhere"))

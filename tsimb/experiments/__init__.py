@@ -4,8 +4,11 @@ book chapter (its settings per profile, its grids, its run function, its publish
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType
+
+import pandas as pd
 
 from ..registry import Registry
 from .profiles import PROFILES, resolve_profile
@@ -136,12 +139,14 @@ def book_dataset_table(profile: str | None = None) -> "pd.DataFrame":  # noqa: F
                                  "test": "Test series", "chapters": "Chapters"}).set_index("Data set")
 
 
-def _stored_records(chapter: str, profile: str | None, store: RunStore | None) -> tuple[list[dict], int]:
-    """The stored runs behind chapter ``chapter``'s grids under ``profile``, and how many
-    of its configurations the store lacks."""
+def _stored_records(chapter: str, profile: str | None, store: RunStore | None,
+                    grids: Iterable[str] | None = None) -> tuple[list[dict], int]:
+    """The stored runs behind chapter ``chapter``'s grids under ``profile`` (or only the
+    named ``grids``), and how many of their configurations the store lacks."""
     exp = experiment(chapter)
     store = store or default_store()
-    keys = {config_key(c) for grid in exp.grids(profile).values() for c in grid}
+    chosen = exp.grids(profile)
+    keys = {config_key(c) for name in (chosen if grids is None else grids) for c in chosen[name]}
     if store is None:
         return [], len(keys)
     records = [r for k, r in store.records(exp.chapter).items() if k in keys]
@@ -188,6 +193,20 @@ def stored_seconds(chapter: str, profile: str | None = None, store: RunStore | N
             and all(r["config"].get(key) == value for key, value in where.items())]
 
 
+def stored_traces(chapter: str, profile: str | None = None, store: RunStore | None = None,
+                  grids: Iterable[str] | None = None, **where: object) -> pd.DataFrame:
+    """The training-loss traces of the stored runs of a chapter's grids under ``profile``
+    (or of the named ``grids``) whose configuration has every ``where`` value, as a tidy
+    table: dataset, method, seed, epoch, loss (the loss the run's training minimised, one
+    value an epoch). Whether a budget let a network converge is read from it, not assumed."""
+    records, _ = _stored_records(chapter, profile, store, grids)
+    rows = [dict(dataset=r["config"].get("dataset"), method=r["config"].get("method"), seed=r["config"].get("seed"),
+                 epoch=epoch, loss=loss)
+            for r in records if all(r["config"].get(key) == value for key, value in where.items())
+            for epoch, loss in enumerate(r.get("trace") or [])]
+    return pd.DataFrame(rows, columns=["dataset", "method", "seed", "epoch", "loss"])
+
+
 def running_note(chapter: str, profile: str | None = None, store: RunStore | None = None) -> str:
     """The "Running this chapter" paragraph (Markdown): the profile, what its stored runs
     cost on a CPU and on a GPU, and how to recompute them."""
@@ -211,4 +230,4 @@ def running_note(chapter: str, profile: str | None = None, store: RunStore | Non
 
 __all__ = ["Experiment", "experiment", "PROFILES", "resolve_profile", "RunOutput", "SkipRun", "run_grid", "summarise", "format_summary", "mean_of",
            "describe_runs", "RunStore", "config_key", "default_store_dir", "default_run_cache_dir", "CHAPTERS",
-           "Chapter", "chapter_module", "chapter_table", "book_datasets", "book_dataset_table", "written_chapters", "provenance_line", "chapter_cost", "running_note", "stored_seconds"]
+           "Chapter", "chapter_module", "chapter_table", "book_datasets", "book_dataset_table", "written_chapters", "provenance_line", "chapter_cost", "running_note", "stored_seconds", "stored_traces"]
