@@ -157,12 +157,13 @@ def test_shared_clean_pass_gives_the_same_probabilities_as_separate_attacks(mode
     X, y = torch.randn(11, 2, 20, generator=g).numpy(), torch.randint(0, 3, (11,), generator=g).numpy()
     attacks = {"fgsm": FAWAZ_FGSM, "bim": FAWAZ_BIM, "pgd": pgd(0.1, 0.02, 3),
                "bim_pred": replace(FAWAZ_BIM, labels="pred")}
-    shared = attacked_probabilities(model, X, y, attacks, batch_size=4, seed=3)
-    assert set(shared) == {"clean", *attacks}
-    np.testing.assert_array_equal(shared["clean"], predict_proba(model, X))
-    for name, attack in attacks.items():
-        separate = predict_proba(model, attack_array(model, X, y, attack, batch_size=4, seed=3))
-        np.testing.assert_array_equal(shared[name], separate, err_msg=name)
+    for chosen in (attacks, {"pgd": attacks["pgd"]}):  # with and without an attack that can share
+        shared = attacked_probabilities(model, X, y, chosen, batch_size=4, seed=3)
+        assert set(shared) == {"clean", *chosen}
+        np.testing.assert_array_equal(shared["clean"], predict_proba(model, X))
+        for name, attack in chosen.items():
+            separate = predict_proba(model, attack_array(model, X, y, attack, batch_size=4, seed=3))
+            np.testing.assert_array_equal(shared[name], separate, err_msg=name)
     with pytest.raises(ValueError, match="cannot reuse a gradient"):
         perturb(model, torch.as_tensor(X), torch.as_tensor(y), pgd(), first_gradient=torch.zeros(11, 2, 20))
     with pytest.raises(ValueError, match="'clean' names the unattacked series"):

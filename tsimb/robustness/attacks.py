@@ -214,6 +214,11 @@ def attacked_probabilities(model: Classifier, X: np.ndarray, y: np.ndarray, atta
     validate_series(X, y)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"attacked_probabilities: batch_size must be a whole number of at least 1, got {batch_size!r}")
+    if not any(attack.labels == "true" and not attack.random_start for attack in attacks.values()):
+        # nothing to share (PGD, attacks on the predictions): the separate passes
+        return {"clean": predict_proba(model, X), **{
+            name: predict_proba(model, attack_array(model, X, y, attack, bounds, batch_size, seed))
+            for name, attack in attacks.items()}}
     device = next(model.parameters()).device
     X_t = torch.as_tensor(X, dtype=torch.float32, device=device)
     y_t = torch.as_tensor(y, dtype=torch.int64, device=device)
