@@ -545,8 +545,9 @@ if SETTINGS.more_datasets:
 # over the last ten epochs the mean losses changed by {glue:text}`more-loss-fall-range` (a
 # positive number is a fall), and the mean kept epoch is {glue:text}`more-kept-min` or later
 # (epochs count from 0 to {glue:text}`last-epoch`). Adiac looks under-trained at this budget, the
-# augmented networks (whose batches hold the harder copies) more so, so the clean accuracy
-# they lose below is partly the budget's: a verdict on the methods needs the paper's 1,500
+# networks trained on gradient-steered or random-sign copies (In-Sign-Grad, Out-Sign-Grad,
+# with and without Feat-Sim) more so, so the clean accuracy they lose below may be partly
+# the budget's: a verdict on the methods needs the paper's 1,500
 # epochs (the `full` profile: {glue:text}`more-long-factor` times these runs, about
 # {glue:text}`more-long-hours:.0f` hours each here).
 #
