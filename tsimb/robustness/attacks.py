@@ -212,6 +212,8 @@ def attacked_probabilities(model: Classifier, X: np.ndarray, y: np.ndarray, atta
     forward and 11 backward passes a series become 12 and 10). The results are identical
     to computing each separately."""
     validate_series(X, y)
+    if "clean" in attacks:
+        raise ValueError("attacked_probabilities: 'clean' names the unattacked series; give the attack another name")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"attacked_probabilities: batch_size must be a whole number of at least 1, got {batch_size!r}")
     if not any(attack.labels == "true" and not attack.random_start for attack in attacks.values()):
@@ -262,6 +264,4 @@ def robust_accuracy(model: Classifier, X: np.ndarray, y: np.ndarray, attacks: di
     Returns ``{"clean_accuracy", "<name>_accuracy", ...}`` and, with ``minority``, the
     same keys with ``_minority`` appended (accuracy over test series of those classes).
     """
-    if "clean" in attacks:
-        raise ValueError("robust_accuracy: 'clean' names the unattacked series; give the attack another name")
     return accuracy_scores(attacked_probabilities(model, X, y, attacks, bounds, seed=seed), y, minority)
