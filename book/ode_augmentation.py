@@ -77,7 +77,7 @@ from tsimb.evaluation import beside_paper, check_claims, claims_table, flag_runs
 from tsimb.experiments import (format_summary, provenance_line, resolve_profile, running_note, stored_seconds,
                                stored_traces, summarise)
 from tsimb.experiments import experiment as chapter_experiment
-from tsimb.experiments.ode_augmentation import BUDGET_CLAIMS, MASKING_CLAIMS, TIME_UNIT_METHODS
+from tsimb.experiments.ode_augmentation import BUDGET_CLAIMS, MASKING_CLAIMS, TIME_UNIT_METHODS, split_masking
 from tsimb.methods import METHODS
 from tsimb.models import derivative, derivative_agreement, finite_difference, fit_odenet
 from tsimb.plots import (
@@ -103,7 +103,7 @@ set_style()
 Markdown(running_note("ode-augmentation", PROFILE) + f"""
 
 Settings of this profile: the paper's data sets {', '.join(SETTINGS.datasets)} (every method)
-{f"and {', '.join(SETTINGS.more_datasets)} (five methods)" if SETTINGS.more_datasets else ""} and, beyond
+{f"and {', '.join(SETTINGS.more_datasets)} ({len(SETTINGS.more_methods)} methods)" if SETTINGS.more_datasets else ""} and, beyond
 the paper, {', '.join(SETTINGS.beyond_datasets)}; {len(SETTINGS.seeds)} seeds. Classifier:
 ResNet under Fawaz et al.'s protocol, {BUDGET.epochs} epochs, batch
 $\\lfloor\\min(n/10, {BUDGET.batch_size})\\rfloor$, Adam at {BUDGET.lr:g}, halved after
@@ -250,7 +250,7 @@ print("BIM: ", FAWAZ_BIM)
 # the archive's own files (`TSIMB_ARCHIVE`, see the introduction): {glue:text}`n-train` training series, so
 # the paper's protocol is affordable on a CPU. The other seven have hundreds of training
 # series each; the `full` profile runs them on a GPU, and the quick profile runs one of them,
-# {glue:text}`more-datasets`, for five of the methods. Sets the paper did not use
+# {glue:text}`more-datasets`, for {glue:text}`n-more-methods` of the methods. Sets the paper did not use
 # ({glue:text}`beyond-datasets`) test whether its main effect carries over. Each series is
 # z-normalised; the table gives the median amplitude range of a training series and the
 # fraction of it that the paper's $\beta = 0.33$ is.
@@ -268,6 +268,7 @@ glue("n-train", len(splits[SETTINGS.datasets[0]][0]), display=False)
 glue("batch", BUDGET.batch_size_for(len(splits[SETTINGS.datasets[0]][0])), display=False)
 glue("more-datasets", ", ".join(SETTINGS.more_datasets) or "none", display=False)
 glue("beyond-datasets", ", ".join(SETTINGS.beyond_datasets), display=False)
+glue("n-more-methods", len(SETTINGS.more_methods), display=False)
 for_reader(data_table.drop(columns="in_paper").round(3))
 
 # %% [markdown]
@@ -462,7 +463,7 @@ for_reader(flags, index=["dataset", "method", "seed"]) if len(flags) else for_re
 # ({glue:text}`more-classes` classes, {glue:text}`more-train` training series of length
 # {glue:text}`more-length`, batches of {glue:text}`more-batch`), costs
 # about {glue:text}`more-minutes:.0f` minutes a run on one thread here (the median of its
-# stored runs), so the quick profile trains five methods on it, `none`, In-Sign-Grad,
+# stored runs), so the quick profile trains {glue:text}`n-more-methods` methods on it, `none`, In-Sign-Grad,
 # Out-Sign-Grad, Spec-Den and Out-Sign-Grad+FS, for {glue:text}`n-more-seeds` seeds, under
 # the same protocol and budget as above. Beside the paper's row for it (percent; ours:
 # mean ± sd over seeds):
@@ -483,8 +484,8 @@ if SETTINGS.more_datasets:
     glue("more-train", len(more_train.y), display=False)
     glue("more-length", more_train.length, display=False)
     glue("more-batch", BUDGET.batch_size_for(len(more_train.y)), display=False)
-    glue("more-minutes", float(np.median(stored_seconds("ode-augmentation", PROFILE, dataset=more_name))) / 60,
-         display=False)
+    more_seconds = float(np.median(stored_seconds("ode-augmentation", PROFILE, dataset=more_name)))
+    glue("more-minutes", more_seconds / 60, display=False)
     glue("n-more-seeds", more["seed"].nunique(), display=False)
     more_means = summarise(more, ["method"], METRICS).pivot(index="method", columns="metric", values="mean") * 100
     more_published = more_paper.query("dataset == @more_name").pivot_table(index="method", columns="metric",
@@ -506,20 +507,24 @@ if SETTINGS.more_datasets:
 
 # %% [markdown]
 # Did {glue:text}`short-epochs` epochs let these networks converge? The training loss (of the augmented batches,
-# for the augmentations) at the last epoch, how much it fell over the last ten epochs, and
+# for the augmentations) at the last epoch, how much it fell over the last
+# {glue:text}`loss-window` epochs, and
 # the kept epoch (mean over seeds), beside TwoLeadECG's:
 
 # %% tags=["remove-input"]
 traces = stored_traces("ode-augmentation", PROFILE, grids=["paper", "paper-more"])
 traces = traces[traces["method"].isin(SETTINGS.more_methods)]
+LOSS_WINDOW = 10  # epochs over which the loss's last fall is measured
+fall_column = f"fall over the last {LOSS_WINDOW} epochs, %"
+glue("loss-window", LOSS_WINDOW, display=False)
 last = traces[traces["epoch"] == BUDGET.epochs - 1].set_index(["dataset", "method", "seed"])["loss"]
-ten_before = traces[traces["epoch"] == BUDGET.epochs - 11].set_index(["dataset", "method", "seed"])["loss"]
+before = traces[traces["epoch"] == BUDGET.epochs - 1 - LOSS_WINDOW].set_index(["dataset", "method", "seed"])["loss"]
 kept = pd.concat([table, more]).query("metric == 'best_epoch'").set_index(["dataset", "method", "seed"])["value"]
-convergence = pd.DataFrame({"final training loss": last, "fall over the last 10 epochs, %": 100 * (1 - last / ten_before),
+convergence = pd.DataFrame({"final training loss": last, fall_column: 100 * (1 - last / before),
                             "kept epoch": kept.reindex(last.index)}).groupby(["dataset", "method"]).mean()
 for_reader(convergence.reindex(pd.MultiIndex.from_product([[*SETTINGS.datasets, *SETTINGS.more_datasets],
                                                            SETTINGS.more_methods], names=["dataset", "method"]))
-           .round({"final training loss": 3, "fall over the last 10 epochs, %": 1, "kept epoch": 0}))
+           .round({"final training loss": 3, fall_column: 1, "kept epoch": 0}))
 
 # %% tags=["remove-cell"]
 if SETTINGS.more_datasets:
@@ -527,14 +532,13 @@ if SETTINGS.more_datasets:
     glue("more-loss-none", float(more_fit.loc["none", "final training loss"]), display=False)
     glue("more-loss-augmented", f"{more_fit.drop('none')['final training loss'].min():.2f}-"
          f"{more_fit.drop('none')['final training loss'].max():.2f}", display=False)
-    fall = more_fit["fall over the last 10 epochs, %"]
+    fall = more_fit[fall_column]
     glue("more-loss-fall-range", f"{fall.min():.1f}% to {fall.max():.1f}%", display=False)
     glue("more-kept-min", int(more_fit["kept epoch"].min()), display=False)
     glue("last-epoch", BUDGET.epochs - 1, display=False)
     long_factor = FAWAZ_RESNET.epochs / BUDGET.epochs
     glue("more-long-factor", f"{long_factor:g}", display=False)
-    glue("more-long-hours", long_factor * float(np.median(stored_seconds("ode-augmentation", PROFILE,
-                                                                         dataset=more_name))) / 3600, display=False)
+    glue("more-long-hours", long_factor * more_seconds / 3600, display=False)
     ratio = more_fit["final training loss"] / convergence.loc[SETTINGS.datasets[0], "final training loss"]
     glue("more-loss-ratio", f"{ratio.min():.0f} to {ratio.max():.0f}", display=False)
 
@@ -542,7 +546,7 @@ if SETTINGS.more_datasets:
 # Every method ends {glue:text}`more-loss-ratio` times higher on {glue:text}`more-datasets`
 # than on TwoLeadECG: `none` at {glue:text}`more-loss-none:.2f` and the augmentations at
 # {glue:text}`more-loss-augmented`;
-# over the last ten epochs the mean losses changed by {glue:text}`more-loss-fall-range` (a
+# over the last {glue:text}`loss-window` epochs the mean losses changed by {glue:text}`more-loss-fall-range` (a
 # positive number is a fall), and the mean kept epoch is {glue:text}`more-kept-min` or later
 # (epochs count from 0 to {glue:text}`last-epoch`). Adiac looks under-trained at this budget, the
 # networks trained on gradient-steered or random-sign copies (In-Sign-Grad, Out-Sign-Grad,
@@ -561,7 +565,7 @@ if SETTINGS.more_datasets:
 # {glue:text}`paper-more-out-sign-grad-fgsm_accuracy:.1f` /
 # {glue:text}`paper-more-out-sign-grad-bim_accuracy:.1f`). Runs flagged as broken (one class
 # predicted, or clean accuracy 20 points under their seed siblings' median):
-# {glue:text}`more-flagged`. The paper's claims that involve only these five methods, tested
+# {glue:text}`more-flagged`. The paper's claims that involve only these methods, tested
 # on these runs as in "Which claims hold" below ({glue:text}`n-more-seeds` seeds detect only
 # large differences; read each row's interval and detectable effect):
 
@@ -723,9 +727,7 @@ for method in TIME_UNIT_METHODS:
 
 # %% tags=["remove-input"]
 masking_grid = experiment.run(PROFILE, "masking", progress=True)
-masking_rows = masking_grid[masking_grid["metric"].str.startswith("masking_")
-                            & ~masking_grid["metric"].str.contains("flag")]
-masking_rows = masking_rows.assign(metric=masking_rows["metric"].str.removeprefix("masking_"))
+masking_rows, masking_flags = split_masking(masking_grid)
 masking_stats = summarise(masking_rows, ["method"], list(dict.fromkeys(masking_rows["metric"])))
 masking_table = format_summary(masking_stats, ["method"], digits=1, scale=100).reindex(SETTINGS.masking_methods)
 masking_labels = {"fgsm": "FGSM", "bim": "BIM", "pgd": f"PGD-{SETTINGS.masking.pgd_steps} x{SETTINGS.masking.restarts}",
@@ -744,15 +746,12 @@ glue("pgd-steps", SETTINGS.masking.pgd_steps, display=False)
 glue("pgd-restarts", SETTINGS.masking.restarts, display=False)
 glue("n-masking-seeds", masking_grid["seed"].nunique(), display=False)
 glue("masking-size", SETTINGS.masking_size, display=False)
-masking_flags = masking_grid[masking_grid["metric"].str.startswith("masking_flag")]
 glue("n-masking-runs", masking_grid[["method", "seed"]].drop_duplicates().shape[0], display=False)
 for flag in ("stronger_is_weaker", "transfer_stronger", "eps_plateau"):
-    raised = masking_flags.loc[masking_flags["metric"] == f"masking_flag_{flag}", "value"]
-    glue(f"n-flag-{flag}", int(raised.sum()), display=False)
-raised_runs = masking_flags[masking_flags["value"] > 0]
-glue("masking-flagged-runs", "; ".join(f"{m} seed {s} ({f.removeprefix('masking_flag_').replace('_', ' ')})"
-                                       for m, s, f in zip(raised_runs["method"], raised_runs["seed"],
-                                                          raised_runs["metric"])) or "none", display=False)
+    glue(f"n-flag-{flag}", int((masking_flags["metric"] == flag.replace("_", " ")).sum()), display=False)
+glue("masking-flagged-runs", "; ".join(f"{m} seed {seed} ({f})" for m, seed, f in
+                                       zip(masking_flags["method"], masking_flags["seed"], masking_flags["metric"]))
+     or "none", display=False)
 masking_means = masking_stats.pivot(index="method", columns="metric", values="mean") * 100
 glue("largest-eps", max(SETTINGS.masking.sweep), display=False)
 glue("max-acc-largest-eps", float(masking_means[f"eps_{max(SETTINGS.masking.sweep):g}"].max()), display=False)
@@ -859,9 +858,7 @@ glue("beyond-worst-clean", f"{100 * clean_change.min().min():+.1f} points ({clea
 
 # %% tags=["remove-input"]
 masking_beyond = experiment.run(PROFILE, "masking-beyond", progress=True)
-checks_beyond = masking_beyond[masking_beyond["metric"].str.startswith("masking_")
-                               & ~masking_beyond["metric"].str.contains("flag")]
-checks_beyond = checks_beyond.assign(metric=checks_beyond["metric"].str.removeprefix("masking_"))
+checks_beyond, flags_beyond = split_masking(masking_beyond)
 checks_beyond_means = checks_beyond.pivot_table(index=["dataset", "method"], columns="metric", values="value") * 100
 checks_shown = ["clean", "bim", "pgd", "transfer_bim", "strongest", f"eps_{max(SETTINGS.masking.sweep):g}"]
 for_reader(checks_beyond_means[checks_shown].reindex(pd.MultiIndex.from_product(
@@ -875,10 +872,9 @@ bim_gain_checked = (checks_beyond_means["bim"].xs("out-sign-grad", level="method
                     - checks_beyond_means["bim"].xs("none", level="method"))
 glue("beyond-strongest-gains", "; ".join(f"{d} {strongest_gain[d]:+.1f} (BIM alone {bim_gain_checked[d]:+.1f})"
                                          for d in SETTINGS.beyond_datasets), display=False)
-flags_beyond = masking_beyond[masking_beyond["metric"].str.startswith("masking_flag") & (masking_beyond["value"] > 0)]
-glue("beyond-masking-flagged", "; ".join(f"{d} {m} ({f.removeprefix('masking_flag_').replace('_', ' ')})"
-                                         for d, m, f in zip(flags_beyond["dataset"], flags_beyond["method"],
-                                                            flags_beyond["metric"])) or "none", display=False)
+glue("beyond-masking-flagged", "; ".join(f"{d} {m} ({f})" for d, m, f in
+                                         zip(flags_beyond["dataset"], flags_beyond["method"], flags_beyond["metric"]))
+     or "none", display=False)
 
 # %% [markdown]
 # Flagged by the checks: {glue:text}`beyond-masking-flagged`. Out-Sign-Grad minus `none`
@@ -1045,7 +1041,7 @@ for metric in ("fgsm_accuracy", "bim_accuracy"):
 #   {glue:text}`unit-out-sign-grad-series-bim:.1f`% and {glue:text}`unit-rand-grad-series-bim:.1f`%.
 #   Our means sit closer to the paper's values {glue:text}`unit-closer`.
 # - **A second paper set**: on {glue:text}`more-datasets` ({glue:text}`n-more-seeds` seeds,
-#   five methods) Out-Sign-Grad reaches {glue:text}`more-out-sign-grad-bim_accuracy:.1f`% BIM
+#   {glue:text}`n-more-methods` methods) Out-Sign-Grad reaches {glue:text}`more-out-sign-grad-bim_accuracy:.1f`% BIM
 #   accuracy against `none`'s {glue:text}`more-none-bim_accuracy:.1f`% (the paper:
 #   {glue:text}`paper-more-out-sign-grad-bim_accuracy:.1f`% and
 #   {glue:text}`paper-more-none-bim_accuracy:.1f`%). Supported there:

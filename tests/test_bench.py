@@ -57,3 +57,11 @@ def test_every_mode_reports_gflops_and_fraction_of_peak():
     jobs = result["modes"][2]
     assert (jobs["processes"], jobs["threads"]) == (2, 1)
     assert list(bench.utilisation_table(result)["fraction_of_peak"])[0].endswith("%")
+
+
+def test_scoring_passes_count_the_shared_clean_pass_once():
+    from tsimb.robustness import FAWAZ_BIM, FAWAZ_FGSM, pgd
+
+    assert bench.scoring_passes({"fgsm": FAWAZ_FGSM, "bim": FAWAZ_BIM}) == (10, 12)  # 1 + 0 + 9; + 2 predictions
+    assert bench.scoring_passes({"pgd": pgd(steps=20)}) == (20, 22)  # nothing shared: a clean forward pass
+    assert bench.scoring_passes({"fgsm": FAWAZ_FGSM, "pgd": pgd(steps=5)}) == (6, 8)

@@ -237,8 +237,8 @@ def _scoring(X: np.ndarray, y: np.ndarray, channels: int, classes: int, device: 
     seed_everything(0)
     model = build_model("resnet", channels, classes).to(device).eval()
     few = min(len(y), 4)
-    # a forward pass and one with the input gradient (FlopCounterMode cannot follow the
-    # attacks' autograd.grad); the attacks make 12 of the first and 10 of the second a series
+    # a forward pass and one with the input gradient, counted apart (FlopCounterMode cannot
+    # follow the attacks' autograd.grad), times how many of each scoring makes
     x = torch.as_tensor(X[:few], dtype=torch.float32, device=device)
     with torch.no_grad(), FlopCounterMode(display=False) as forward:
         model(x)
@@ -250,7 +250,8 @@ def _scoring(X: np.ndarray, y: np.ndarray, channels: int, classes: int, device: 
         p.requires_grad_(True)
     forward_flops = forward.get_total_flops() / few
     gradient_flops = with_gradient.get_total_flops() / few - forward_flops
-    flops = sum(FAWAZ_PASSES[k] * v for k, v in (("forward", forward_flops), ("input_gradient", gradient_flops)))
+    gradients, forwards = scoring_passes(attacks)
+    flops = forwards * forward_flops + gradients * gradient_flops
     attacked_probabilities(model, X[:few], y[:few], attacks)  # warm-up
     _sync(device)
     start = time.perf_counter()
@@ -259,10 +260,18 @@ def _scoring(X: np.ndarray, y: np.ndarray, channels: int, classes: int, device: 
     return flops, time.perf_counter() - start
 
 
-# passes a series of scoring with :func:`tsimb.robustness.attacked_probabilities` and Fawaz
-# et al.'s FGSM and BIM: the clean pass (shared with both attacks' first gradient), BIM's
-# 9 further steps, and the predictions of the two adversarial versions
-FAWAZ_PASSES = {"forward": 12, "input_gradient": 10}
+def scoring_passes(attacks: dict) -> tuple[int, int]:
+    """Input gradients and forward passes a series of
+    :func:`tsimb.robustness.attacked_probabilities`: the clean pass (a forward pass and a
+    gradient, shared with the first step of every attack that starts at the clean series),
+    each attack's other steps, and one prediction of each attack's adversarial series (for
+    Fawaz et al.'s FGSM and BIM: 10 and 12). With no attack to share it, the clean series
+    take one forward pass and no gradient."""
+    steps = sum(a.steps for a in attacks.values())
+    if not any(a.starts_at_input for a in attacks.values()):  # no clean gradient: a clean forward pass
+        return steps, 1 + steps + len(attacks)
+    gradients = 1 + steps - sum(a.starts_at_input for a in attacks.values())
+    return gradients, gradients + len(attacks)
 
 
 def _side_by_side(workers: int, spec: dict) -> list[float]:

@@ -118,6 +118,11 @@ def _verdict(p_claim: float, p_opposite: float, holds: int, n_sets: int, level: 
 SPREAD_TOLERANCE = 1e-9  # below this sd (relative to the mean) the paired differences are taken as equal
 
 
+def _has_spread(gain: pd.Series) -> bool:
+    """More than one paired difference, and not all equal up to rounding."""
+    return len(gain) > 1 and gain.std() > SPREAD_TOLERANCE * max(1.0, abs(gain.mean()))
+
+
 def _p_values(gain: pd.Series, threshold: float) -> tuple[float, float]:
     """One-sided p-values of the paired differences ``gain`` beyond ``threshold`` and of the
     opposite effect: a t-test; where the differences are equal up to rounding (two seeds
@@ -127,7 +132,7 @@ def _p_values(gain: pd.Series, threshold: float) -> tuple[float, float]:
 
     if len(gain) < 2:
         return np.nan, np.nan
-    if gain.std() > SPREAD_TOLERANCE * max(1.0, abs(gain.mean())):
+    if _has_spread(gain):
         return (float(ttest_1samp(gain, threshold, alternative="greater").pvalue),
                 float(ttest_1samp(gain, threshold, alternative="less").pvalue))
     above, below = bool((gain > threshold).all()), bool((gain < threshold).all())
@@ -183,7 +188,7 @@ def check_claims(ours: pd.DataFrame, claims: Iterable[Claim], paper: pd.DataFram
             holds, n_sets = int((per_set["mean"] > claim.threshold).sum()), len(per_set)
             p_claim, p_opposite = _p_values(gain, claim.threshold)
             ci = (np.nan, np.nan)
-            if len(gain) > 1 and gain.std() > SPREAD_TOLERANCE * max(1.0, abs(gain.mean())):
+            if _has_spread(gain):
                 interval = ttest_1samp(gain, claim.threshold).confidence_interval(0.95)
                 ci = (float(interval.low), float(interval.high))
             row.update(our_difference=gain.mean(), our_sd=per_set["std"].mean(), ci_low=ci[0], ci_high=ci[1],

@@ -189,8 +189,12 @@ def stored_seconds(chapter: str, profile: str | None = None, store: RunStore | N
     configuration has every ``where`` value (e.g. ``method="out-sign-grad"``): what such a
     run costs, from the store's provenance rather than typed into a page."""
     records, _ = _stored_records(chapter, profile, store)
-    return [float(r["provenance"]["seconds"]) for r in records if "provenance" in r
-            and all(r["config"].get(key) == value for key, value in where.items())]
+    return [float(r["provenance"]["seconds"]) for r in _matching(records, where) if "provenance" in r]
+
+
+def _matching(records: list[dict], where: dict[str, object]) -> list[dict]:
+    """The records whose configuration has every ``where`` value."""
+    return [r for r in records if all(r["config"].get(key) == value for key, value in where.items())]
 
 
 def stored_traces(chapter: str, profile: str | None = None, store: RunStore | None = None,
@@ -202,8 +206,7 @@ def stored_traces(chapter: str, profile: str | None = None, store: RunStore | No
     records, _ = _stored_records(chapter, profile, store, grids)
     rows = [dict(dataset=r["config"].get("dataset"), method=r["config"].get("method"), seed=r["config"].get("seed"),
                  epoch=epoch, loss=loss)
-            for r in records if all(r["config"].get(key) == value for key, value in where.items())
-            for epoch, loss in enumerate(r.get("trace") or [])]
+            for r in _matching(records, where) for epoch, loss in enumerate(r.get("trace") or [])]
     return pd.DataFrame(rows, columns=["dataset", "method", "seed", "epoch", "loss"])
 
 

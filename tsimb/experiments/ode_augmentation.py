@@ -167,6 +167,16 @@ def score_masking(config: dict, model, train: Dataset, test: Dataset) -> dict[st
     return {f"masking_{name}": value for name, value in found.items()}
 
 
+def split_masking(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A masking grid's tidy table split in two: the checks' accuracies (``metric`` without
+    its ``masking_`` prefix: clean, fgsm, bim, pgd, transfer_*, eps_*, strongest) and the
+    flags raised (value above 0; ``metric`` the flag's name in words, e.g. "eps plateau")."""
+    checks = table[table["metric"].str.startswith("masking_") & ~table["metric"].str.startswith("masking_flag_")]
+    flags = table[table["metric"].str.startswith("masking_flag_") & (table["value"] > 0)]
+    return (checks.assign(metric=checks["metric"].str.removeprefix("masking_")),
+            flags.assign(metric=flags["metric"].str.removeprefix("masking_flag_").str.replace("_", " ")))
+
+
 def _config(dataset: str, imbalance: Imbalance, method: str, seed: int, settings: ODEAugmentationSettings,
             budget: Budget | None = None, time_unit: str | None = None) -> dict:
     augment = asdict(settings.augment if time_unit is None else replace(settings.augment, time_unit=time_unit))

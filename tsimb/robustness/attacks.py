@@ -73,6 +73,12 @@ class Attack:
             raise ValueError(f"labels must be 'true' or 'pred', got {self.labels!r}")
 
     @property
+    def starts_at_input(self) -> bool:
+        """Whether the first step is taken at the clean series on the given labels (no random
+        start, not the predictions): its gradient there can be shared (:func:`attacked_probabilities`)."""
+        return not self.random_start and self.labels == "true"
+
+    @property
     def name(self) -> str:
         kind = "FGSM" if self.steps == 1 and not self.random_start else ("PGD" if self.random_start else "BIM")
         return f"{kind}-{self.norm}-{self.eps:g}"
@@ -149,7 +155,7 @@ def perturb(model: Classifier, x: torch.Tensor, y: torch.Tensor | None, attack: 
     ``first_gradient``: the loss gradient at ``x`` itself for the labels ``y``, already
     computed (:func:`attacked_probabilities` shares it between attacks that start at ``x``);
     only an attack without a random start on the given labels can use it."""
-    if first_gradient is not None and (attack.random_start or attack.labels != "true" or y is None):
+    if first_gradient is not None and (not attack.starts_at_input or y is None):
         raise ValueError(f"{attack.name} cannot reuse a gradient at x: it starts elsewhere or attacks other labels")
     if x.dim() != 3:
         raise ValueError(f"expected a batch shaped (n, channels, length), got {tuple(x.shape)}")
@@ -216,7 +222,7 @@ def attacked_probabilities(model: Classifier, X: np.ndarray, y: np.ndarray, atta
         raise ValueError("attacked_probabilities: 'clean' names the unattacked series; give the attack another name")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"attacked_probabilities: batch_size must be a whole number of at least 1, got {batch_size!r}")
-    if not any(attack.labels == "true" and not attack.random_start for attack in attacks.values()):
+    if not any(attack.starts_at_input for attack in attacks.values()):
         # nothing to share (PGD, attacks on the predictions): the separate passes
         return {"clean": predict_proba(model, X), **{
             name: predict_proba(model, attack_array(model, X, y, attack, bounds, batch_size, seed))
@@ -234,7 +240,7 @@ def attacked_probabilities(model: Classifier, X: np.ndarray, y: np.ndarray, atta
             (grad,) = torch.autograd.grad(F.cross_entropy(logits, yb, reduction="sum"), x)  # as loss_gradient
             clean.append(torch.softmax(logits.detach(), dim=1))
             for name, attack in attacks.items():
-                shared = grad if attack.labels == "true" and not attack.random_start else None
+                shared = grad if attack.starts_at_input else None
                 adversarial[name].append(perturb(model, xb, yb, attack, bounds, generators[name],
                                                  first_gradient=shared))
     out = {"clean": torch.cat(clean).cpu().numpy()}
