@@ -43,8 +43,10 @@ def test_a_gpu_peak_comes_from_its_data_sheet(monkeypatch, name, peak):
 
 
 def test_every_mode_reports_gflops_and_fraction_of_peak():
-    result = bench.benchmark(n=8, length=16, classes=2, epochs=1, batch_size=4, repeats=1, jobs=2, peak=100.0)
-    assert [m["mode"] for m in result["modes"]] == ["fit", "bare loop", "jobs=2", "scoring: clean + FGSM + BIM"]
+    result = bench.benchmark(n=8, length=16, classes=2, epochs=1, batch_size=4, repeats=1, jobs=2, ensemble=3,
+                             peak=100.0)
+    assert [m["mode"] for m in result["modes"]] == ["fit", "bare loop", "jobs=2", "ensemble of 3",
+                                                    "scoring: clean + FGSM + BIM"]
     for mode in result["modes"]:
         assert mode["samples_per_s"] > 0
         per_sample = result["scoring_mflop_per_sample" if mode["mode"].startswith("scoring")
@@ -65,3 +67,9 @@ def test_scoring_passes_count_the_shared_clean_pass_once():
     assert bench.scoring_passes({"fgsm": FAWAZ_FGSM, "bim": FAWAZ_BIM}) == (10, 12)  # 1 + 0 + 9; + 2 predictions
     assert bench.scoring_passes({"pgd": pgd(steps=20)}) == (20, 22)  # nothing shared: a clean forward pass
     assert bench.scoring_passes({"fgsm": FAWAZ_FGSM, "pgd": pgd(steps=5)}) == (6, 8)
+
+
+@pytest.mark.parametrize("members", [1, -2, 2.5, True])
+def test_an_ensemble_of_fewer_than_two_members_is_refused(members):
+    with pytest.raises(ValueError, match="ensemble=.* must be 0 .* at least 2"):
+        bench.benchmark(n=8, length=16, classes=2, epochs=1, batch_size=4, repeats=1, jobs=0, ensemble=members)

@@ -143,7 +143,7 @@ def _data(n: int, channels: int, length: int, classes: int) -> tuple[np.ndarray,
 
 def benchmark(n: int = 256, channels: int = 1, length: int = 128, classes: int = 4, epochs: int = 5,
               batch_size: int = 32, repeats: int = 3, device: str | None = None, jobs: int | None = None,
-              compiled: bool = False, peak: float | None = None) -> dict:
+              compiled: bool = False, ensemble: int = 0, peak: float | None = None) -> dict:
     """Median samples/second of ``fit`` and the bare loop over ``repeats`` alternating runs,
     and the utilisation table (``modes``: one row per mode with its processes, threads,
     samples/s, GFLOP/s and fraction of ``peak``; default :func:`peak_gflops`).
@@ -153,7 +153,10 @@ def benchmark(n: int = 256, channels: int = 1, length: int = 128, classes: int =
     samples/s is the sum over workers. ``compiled``: ``fit`` once more with the model's
     feature extractor under ``torch.compile`` (the classifier step calls ``features`` and
     ``head``); its warm-up (the compilation, a minute or more on a CPU) is reported apart
-    and counted in ``compile_whole_run_samples_per_s``, the rate of one run of ``epochs``."""
+    and counted in ``compile_whole_run_samples_per_s``, the rate of one run of ``epochs``.
+    ``ensemble`` (at least 2; 0: skip): that many runs trained as one batched model
+    (:func:`tsimb.train.ensemble.EnsembleStep`, one warm-up epoch first); its samples/s
+    counts every member's series, to set beside ``fit`` (one run) and ``jobs``."""
     for name, value in dict(n=n, channels=channels, length=length, classes=classes, epochs=epochs,
                             batch_size=batch_size, repeats=repeats).items():
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -161,6 +164,8 @@ def benchmark(n: int = 256, channels: int = 1, length: int = 128, classes: int =
     if classes < 2 or n < classes:
         raise ValueError(f"benchmark: n={n} series for {classes} classes; it needs at least 2 classes "
                          f"and one series per class (n >= {max(classes, 2)})")
+    if isinstance(ensemble, bool) or not isinstance(ensemble, (int, np.integer)) or ensemble < 0 or ensemble == 1:
+        raise ValueError(f"benchmark: ensemble={ensemble!r} must be 0 (skip) or a number of members of at least 2")
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0):
         raise ValueError(f"jobs={jobs!r}: give a number of worker processes, 0 to skip that mode, or None for one per core")
     dev = get_device(device)
@@ -212,6 +217,9 @@ def benchmark(n: int = 256, channels: int = 1, length: int = 128, classes: int =
         modes.append(("fit, torch.compile", 1, threads, samples / history.seconds, step_flops))
         result["compile_warm_up_s"] = warm_up
         result["compile_whole_run_samples_per_s"] = samples / (warm_up + history.seconds)
+    if ensemble:
+        members_per_s = _ensemble(X, y, channels, classes, epochs, batch_size, ensemble, dev)
+        modes.append((f"ensemble of {ensemble}", 1, threads, members_per_s, step_flops))
     # scoring as the ODE chapter scores a run: clean, FGSM and BIM predictions of every series,
     # in batches of 512 (large batches, unlike training on the reference protocol's)
     attack_flops, attack_seconds = _scoring(X, y, channels, classes, dev)
@@ -223,6 +231,27 @@ def benchmark(n: int = 256, channels: int = 1, length: int = 128, classes: int =
          "fraction_of_peak": sps * flops / 1e9 / peak if peak else float("nan")}
         for mode, procs, n_threads, sps, flops in modes]
     return result
+
+
+def _ensemble(X: np.ndarray, y: np.ndarray, channels: int, classes: int, epochs: int, batch_size: int,
+              members: int, device: torch.device) -> float:
+    """Series per second over all members of ``members`` ResNet runs trained as one
+    batched model, after a warm-up epoch."""
+    from .train.ensemble import EnsembleStep
+    from .train.steps import ClassifierStep
+
+    def build() -> EnsembleStep:
+        steps = []
+        for seed in range(members):
+            seed_everything(seed)
+            steps.append(ClassifierStep(build_model("resnet", channels, classes), X, y, seed=seed, device=device))
+        return EnsembleStep(steps, [[] for _ in steps])
+
+    fit(build(), epochs=1, batch_size=batch_size, progress=False)  # warm-up
+    _sync(device)
+    history = fit(build(), epochs=epochs, batch_size=batch_size, progress=False)
+    _sync(device)
+    return members * len(y) * epochs / history.seconds
 
 
 def _scoring(X: np.ndarray, y: np.ndarray, channels: int, classes: int, device: torch.device) -> tuple[float, float]:

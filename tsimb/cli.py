@@ -187,6 +187,8 @@ def build_parser() -> Parser:
     bench.add_argument("--jobs", type=workers, default=None, metavar="N",
                        help="fit: worker processes side by side, one thread each (default: one per core; 0: skip)")
     bench.add_argument("--compile", action="store_true", help="fit: also time torch.compile (its warm-up takes minutes)")
+    bench.add_argument("--ensemble", type=int, default=0, metavar="K",
+                       help="fit: also time K runs trained as one batched model (0, the default: skip)")
     bench.add_argument("--peak-gflops", type=peak, default=None, metavar="GFLOPS",
                        help="the device's peak for the utilisation column (default: estimated)")
     return parser
@@ -336,7 +338,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     result = benchmark(n=args.n, length=args.length, epochs=args.epochs, batch_size=args.batch_size,
                        repeats=args.repeats, device=args.device, jobs=args.jobs, compiled=args.compile,
-                       peak=args.peak_gflops)
+                       ensemble=args.ensemble, peak=args.peak_gflops)
     for key, value in result.items():
         if key != "modes":
             print(f"{key:>32}: {value:.3f}" if isinstance(value, float) else f"{key:>32}: {value}")

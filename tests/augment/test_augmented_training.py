@@ -177,7 +177,7 @@ def test_grids_cover_every_combination_once():
     assert len(grids["paper"]) == len(s.datasets) * len(s.methods) * len(s.seeds)
     assert len(grids["imbalanced"]) == len(s.imbalance_datasets) * len(s.imbalance_methods) * len(s.imbalance_seeds)
     assert len(grids["beyond"]) == len(s.beyond_datasets) * len(s.beyond_methods) * len(s.seeds)
-    every = [c for name, g in grids.items() if name not in ("time_unit", "masking") for c in g]
+    every = [c for name, g in grids.items() if name not in ("time_unit", "step-size", "masking") for c in g]
     assert len({config_key(c) for c in every}) == len(every)
     # the time-unit grid: each method under the other unit, and the paper grid's own runs
     units = {unit: [c for c in grids["time_unit"] if c["augment"].get("time_unit", "step") == unit]
@@ -185,6 +185,17 @@ def test_grids_cover_every_combination_once():
     paper_keys = {config_key(c) for c in grids["paper"]}
     assert {config_key(c) for c in units["step"]} <= paper_keys and not {config_key(c) for c in units["series"]} & paper_keys
     assert len(units["series"]) == len(units["step"]) == len(chapter.TIME_UNIT_METHODS) * len(s.seeds)
+    # the step-size grid: each smaller bound, and the paper's bound under both units read
+    # from the paper and time-unit grids
+    steps = grids["step-size"]
+    paper_bound = [c for c in steps if c["augment"]["beta"] == s.augment.beta]
+    assert {config_key(c) for c in paper_bound} <= paper_keys | {config_key(c) for c in grids["time_unit"]}
+    assert len(steps) == len(s.beta_methods) * (len(s.betas) + 2) * len(s.seeds)
+    assert {c["augment"]["beta"] for c in steps} == {*s.betas, s.augment.beta}
+    assert "step-size" not in experiment.grids("full")  # no smaller bound in the full profile
+    assert {c.better for c in chapter.STEP_CLAIMS} >= {chapter.step_label(m, b) for m in s.beta_methods
+                                                       for b in s.betas}
+    assert chapter.step_label("out-sign-grad", 0.33, "series") == "out-sign-grad β=0.33, per series"
     assert set(s.methods) <= set(chapter.PAPER_METHODS) and "none" in s.methods
     assert set(s.datasets) <= set(experiment.published()["dataset"])  # the paper's own data
     assert not set(s.beyond_datasets) & set(experiment.published()["dataset"])
@@ -244,6 +255,21 @@ def test_run_one_reports_clean_and_robust_accuracy_and_its_trace():
     assert replay.metrics == {} and replay.trace == step.trace[:1]
 
 
+def test_seeds_trained_as_one_ensemble_score_as_the_runs_alone():
+    # ItalyPowerDemand's 67 series: Fawaz's batches of 6, the ResNet, 2 epochs
+    tiny = replace(_tiny_settings(), classifier="cnn")
+    configs = [chapter._config("ItalyPowerDemand", Imbalance("none"), "in-sign-grad", seed, tiny) for seed in (0, 1)]
+    together = experiment.run_ensemble(configs)
+    for config, member in zip(configs, together):
+        alone = experiment.run_one(config)
+        np.testing.assert_allclose(member.trace, alone.trace, rtol=1e-4)
+        assert member.metrics == pytest.approx(alone.metrics, abs=0.03)  # accuracies: a series or two may flip
+    with pytest.raises(ValueError, match="differ in their seed only"):
+        experiment.run_ensemble([configs[0], {**configs[1], "method": "spec-den"}])
+    with pytest.raises(ValueError, match="at least two"):
+        experiment.run_ensemble(configs[:1])
+
+
 def test_a_masking_run_adds_the_checks_with_a_transfer_attack_from_the_reference():
     tiny = replace(_tiny_settings(), masking_size=20, masking=MaskingChecks(pgd_steps=2, restarts=2, sweep=(0.1, 1.0)))
     base = chapter._config("ItalyPowerDemand", Imbalance("none"), "out-sign-grad", 0, tiny)
@@ -265,7 +291,7 @@ def test_cli_fills_the_store(tmp_path, monkeypatch):
 
     tiny = replace(_tiny_settings(), datasets=("ItalyPowerDemand",), methods=("none", "spec-den"), seeds=(0,),
                    imbalance_datasets=("ItalyPowerDemand",), imbalance_methods=("none",), imbalance_seeds=(0,),
-                   more_datasets=(), beyond_datasets=(), long_epochs=None, masking_methods=(), test_size=20)
+                   more_datasets=(), beyond_datasets=(), long_epochs=None, masking_methods=(), betas=(), test_size=20)
     monkeypatch.setitem(chapter.SETTINGS, "quick", tiny)
     monkeypatch.delenv("TSIMB_PROFILE", raising=False)
     out = tmp_path / "table.csv"

@@ -43,7 +43,7 @@ from ..models import Classifier, build_model
 from ..models.ode import ODENet, derivative, fit_odenet
 from ..registry import Registry, closest
 from ..runtime import get_device, seed_everything
-from ..train import Budget, ClassifierStep, FitState, Method, Trained, fit, register
+from ..train import Budget, ClassifierStep, FitState, Method, PreparedRun, Trained, register
 from .ode_guided import (
     PAPER_BETA,
     PAPER_EPS,
@@ -274,8 +274,8 @@ class AugmentationMethod(Method):
         super().__init__(name, summary)
         self.augmentation, self.feat_sim = parse_method(name)
 
-    def train(self, train: Dataset, *, model: str, budget: Budget, settings: AugmentedTraining | None = None,
-              seed: int = 0, epochs: int | None = None, device: torch.device | str | None = None) -> Trained:
+    def prepare(self, train: Dataset, *, model: str, budget: Budget, settings: AugmentedTraining | None = None,
+                seed: int = 0, epochs: int | None = None, device: torch.device | str | None = None) -> PreparedRun:
         settings = self.check_settings(settings)
         device = get_device(device)
         odenet = (fitted_odenet(train, seed, settings.ode_budget) if self.augmentation in NEEDS_ODENET else None)
@@ -284,9 +284,13 @@ class AugmentationMethod(Method):
         step = AugmentedStep(classifier, train.X, train.y, augmentation=self.augmentation, feat_sim=self.feat_sim,
                              odenet=odenet, settings=settings.augment, seed=seed, device=device,
                              lr=budget.lr, weight_decay=budget.weight_decay)
-        history = fit(step, epochs=budget.epochs_for(epochs), batch_size=budget.batch_size_for(len(train.y)),
-                      callbacks=budget.callbacks())
-        return Trained(classifier, history)
+        return PreparedRun(step, [*step.callbacks(), *budget.callbacks()], budget.batch_size_for(len(train.y)),
+                           budget.epochs_for(epochs))
+
+    def train(self, train: Dataset, *, model: str, budget: Budget, settings: AugmentedTraining | None = None,
+              seed: int = 0, epochs: int | None = None, device: torch.device | str | None = None) -> Trained:
+        return self.prepare(train, model=model, budget=budget, settings=settings, seed=seed, epochs=epochs,
+                            device=device).fit()
 
 
 for _name in AUGMENTED_METHODS:

@@ -42,8 +42,8 @@ from ..registry import Registry
 from ..runtime import seed_everything
 from .budget import Budget
 from .callbacks import WarmupStepSchedule
-from .loop import fit
-from .method import Method, Trained, register
+from .method import Method, PreparedRun, Trained, register
+from .steps import ClassifierStep
 
 
 @dataclass(frozen=True)
@@ -144,8 +144,8 @@ class ClassicMethod(Method):
         super().__init__(name, summary)
         self.recipe = recipe
 
-    def train(self, train: Dataset, *, model: str, budget: Budget, settings: BaselineParams | None = None,
-              seed: int = 0, epochs: int | None = None, device: torch.device | str | None = None) -> Trained:
+    def prepare(self, train: Dataset, *, model: str, budget: Budget, settings: BaselineParams | None = None,
+                seed: int = 0, epochs: int | None = None, device: torch.device | str | None = None) -> PreparedRun:
         settings = self.check_settings(settings)
         counts = np.bincount(train.y, minlength=train.n_classes)
         X, y, options = self.recipe(train.X, train.y, counts, budget, seed, settings)
@@ -154,9 +154,14 @@ class ClassicMethod(Method):
         seed_everything(seed)
         classifier = build_model(model, train.n_channels, train.n_classes, train.length,
                                  normed_head=self.name in NORMED_HEAD)
-        history = fit(classifier, X, y, epochs=budget.epochs_for(epochs), batch_size=budget.batch_size_for(len(y)),
-                      callbacks=callbacks, seed=seed, device=device, **options)
-        return Trained(classifier, history)
+        step = ClassifierStep(classifier, X, y, seed=seed, device=device, **options)
+        return PreparedRun(step, [*step.callbacks(), *callbacks], budget.batch_size_for(len(y)),
+                           budget.epochs_for(epochs))
+
+    def train(self, train: Dataset, *, model: str, budget: Budget, settings: BaselineParams | None = None,
+              seed: int = 0, epochs: int | None = None, device: torch.device | str | None = None) -> Trained:
+        return self.prepare(train, model=model, budget=budget, settings=settings, seed=seed, epochs=epochs,
+                            device=device).fit()
 
 
 for _name in RECIPES:

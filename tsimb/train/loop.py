@@ -109,7 +109,7 @@ def _train(step: Step, epochs: int, batch_size: int, callbacks: list[Callback], 
         state.epoch = epoch
         for callback in callbacks:
             callback.on_epoch_start(state)
-        order = torch.randperm(step.n, generator=step.generator, device=step.generator.device).to(device)
+        order = step.epoch_order().to(device)
         batches = list(order.split(batch_size))[:minibatches_per_epoch(step.n, batch_size)]
         # each batch's losses times its size, kept on the device: no host sync per batch
         per_batch = torch.zeros(len(batches), len(step.loss_names), device=device)

@@ -26,7 +26,8 @@ from torch import nn
 from ..data import Dataset
 from ..registry import Registry, closest
 from .budget import Budget
-from .callbacks import History
+from .callbacks import Callback, History
+from .steps import ClassifierStep
 
 # sampler(real series, their labels, seed) -> one generated series per real one, same labels
 Sampler = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
@@ -45,6 +46,27 @@ class Trained:
     @property
     def trace(self) -> list[float]:
         return list(self.history.loss)
+
+
+@dataclass
+class PreparedRun:
+    """A run that trains one classifier, built and ready for :func:`tsimb.train.fit`: its
+    step (the model, initialised from the run's seed, its data and optimiser), the
+    callbacks its budget and method switch on, the minibatch size and the epochs. What
+    :meth:`Method.train` fits, and what :func:`tsimb.train.train_ensemble` fits together
+    with other runs of the same method."""
+
+    step: ClassifierStep
+    callbacks: list[Callback]
+    batch_size: int
+    epochs: int
+
+    def fit(self, progress: bool | None = None) -> Trained:
+        from .loop import fit
+
+        history = fit(self.step, epochs=self.epochs, batch_size=self.batch_size, callbacks=self.callbacks,
+                      progress=progress)
+        return Trained(self.step.model, history)
 
 
 class Method:
@@ -96,6 +118,13 @@ class Method:
         """Build ``model`` and train it on ``train`` under ``budget``; ``epochs`` stops early
         (a replay of a stored run's start). Seeded by ``seed``."""
         raise NotImplementedError
+
+    def prepare(self, train: Dataset, *, model: str, budget: Budget, settings: Any = None, seed: int = 0,
+                epochs: int | None = None, device: Any = None) -> PreparedRun:
+        """The run :meth:`train` would fit, built but not trained, for methods that train one
+        classifier with one step (what an ensemble of runs needs); others raise ``ValueError``."""
+        raise ValueError(f"method {self.name!r} does not train a single classifier step, so it cannot be prepared "
+                         "as an ensemble member; train its runs one by one with .train()")
 
     def fit_generator(self, train: Dataset, *, model: str, budget: Budget, settings: Any = None, seed: int = 0,
                       device: Any = None) -> Sampler:

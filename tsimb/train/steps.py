@@ -79,6 +79,11 @@ class Step:
         """Callbacks the step brings (e.g. a class-weight schedule); they run before the caller's."""
         return []
 
+    def epoch_order(self) -> torch.Tensor:
+        """The order in which an epoch visits the ``n`` series, drawn from ``generator``; the
+        loop cuts it into minibatches."""
+        return torch.randperm(self.n, generator=self.generator, device=self.generator.device)
+
     def __call__(self, state: FitState, batch: torch.Tensor) -> tuple[torch.Tensor, int]:  # pragma: no cover
         raise NotImplementedError
 
