@@ -256,14 +256,18 @@ def test_run_one_reports_clean_and_robust_accuracy_and_its_trace():
 
 
 def test_seeds_trained_as_one_ensemble_score_as_the_runs_alone():
-    # ItalyPowerDemand's 67 series: Fawaz's batches of 6, the ResNet, 2 epochs
+    # ItalyPowerDemand's 67 series: Fawaz's batches of 6, the CNN (no batch norm: the
+    # members stay within rounding of their runs alone), 2 epochs, 40 test series
     tiny = replace(_tiny_settings(), classifier="cnn")
     configs = [chapter._config("ItalyPowerDemand", Imbalance("none"), "in-sign-grad", seed, tiny) for seed in (0, 1)]
     together = experiment.run_ensemble(configs)
     for config, member in zip(configs, together):
         alone = experiment.run_one(config)
         np.testing.assert_allclose(member.trace, alone.trace, rtol=1e-4)
-        assert member.metrics == pytest.approx(alone.metrics, abs=0.03)  # accuracies: a series or two may flip
+        # an accuracy may differ by a series or two of 40 (0.025 each); counts and epochs not at all
+        assert member.metrics == pytest.approx(alone.metrics, abs=0.051)
+        assert (member.metrics["best_epoch"], member.metrics["predicted_classes"]) == (
+            alone.metrics["best_epoch"], alone.metrics["predicted_classes"])
     with pytest.raises(ValueError, match="differ in their seed only"):
         experiment.run_ensemble([configs[0], {**configs[1], "method": "spec-den"}])
     with pytest.raises(ValueError, match="at least two"):

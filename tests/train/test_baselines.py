@@ -77,3 +77,13 @@ def test_the_methods_settings_are_used(tiny):
     a = METHODS["focal"].train(train, model="cnn", budget=BUDGET, seed=0)
     b = METHODS["focal"].train(train, model="cnn", budget=BUDGET, seed=0, settings=BaselineParams(focal_gamma=0.0))
     assert a.trace != b.trace
+
+
+def test_ldam_drw_drops_its_learning_rate_once_at_the_deferral_epoch(tiny):
+    """The step's own callbacks (class-weight schedule, LR milestones) run once per event:
+    the 10x drop comes at round(drw_fraction * epochs), not earlier."""
+    train, _ = tiny
+    budget = Budget(epochs=5, batch_size=8, lr=1e-3, drw_fraction=0.6, drw_lr_factor=0.1)
+    lr = METHODS["ldam-drw"].train(train, model="cnn", budget=budget, seed=0).history.lr
+    start = round(budget.drw_fraction * budget.epochs)  # epoch 3: the drop applies from there on
+    assert lr == pytest.approx([1e-3] * (start - 1) + [1e-4] * (budget.epochs - start + 1))

@@ -68,6 +68,17 @@ def test_members_keep_their_own_schedules_and_best_epochs(make_dataset):
     assert [m.history.best_epoch for m in members] == [a.history.best_epoch for a in alone]
 
 
+def test_members_keep_their_steps_own_callbacks_and_class_weights(make_dataset):
+    # LDAM-DRW: a class-weight schedule and a learning-rate milestone that its step brings
+    train = make_dataset([14, 6], length=24, separation=1.0)
+    budget = Budget(epochs=5, batch_size=4, drw_fraction=0.6, keep_best=True)
+    members = train_ensemble(METHODS["ldam-drw"], train, model="cnn", budget=budget, seeds=[0, 1])
+    for seed, member in zip([0, 1], members):
+        assert_member_is_run_alone(member, METHODS["ldam-drw"].train(train, model="cnn", budget=budget, seed=seed),
+                                   train.X)
+        assert member.history.lr == pytest.approx([1e-3, 1e-3, 1e-4, 1e-4, 1e-4])  # one drop, at epoch 3
+
+
 def test_an_augmentation_that_uses_the_members_own_network(make_dataset):
     # Out-Sign-Grad steers each copy by the gradient of the network being trained: the
     # member's own, run before the batched pass, with the member's own generator
@@ -92,6 +103,9 @@ def test_bad_ensembles_are_refused_with_the_reason(make_dataset, make_series):
     X, y = make_series([6, 6], length=16)
     steps = [ClassifierStep(build_model(name, 1, 2, 16), X, y) for name in ("cnn", "resnet")]
     with pytest.raises(ValueError, match="another architecture"):
+        EnsembleStep(steps, [[], []])
+    steps = [ClassifierStep(build_model("mlp", 1, 2, 16), X, y) for _ in range(2)]
+    with pytest.raises(ValueError, match="dropout"):
         EnsembleStep(steps, [[], []])
     X2, y2 = make_series([4, 4], length=16)
     steps = [ClassifierStep(build_model("cnn", 1, 2, 16), X, y), ClassifierStep(build_model("cnn", 1, 2, 16), X2, y2)]

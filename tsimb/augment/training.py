@@ -284,8 +284,7 @@ class AugmentationMethod(Method):
         step = AugmentedStep(classifier, train.X, train.y, augmentation=self.augmentation, feat_sim=self.feat_sim,
                              odenet=odenet, settings=settings.augment, seed=seed, device=device,
                              lr=budget.lr, weight_decay=budget.weight_decay)
-        return PreparedRun(step, [*step.callbacks(), *budget.callbacks()], budget.batch_size_for(len(train.y)),
-                           budget.epochs_for(epochs))
+        return PreparedRun(step, budget.callbacks(), budget.batch_size_for(len(train.y)), budget.epochs_for(epochs))
 
     def train(self, train: Dataset, *, model: str, budget: Budget, settings: AugmentedTraining | None = None,
               seed: int = 0, epochs: int | None = None, device: torch.device | str | None = None) -> Trained:

@@ -153,9 +153,12 @@ class Experiment:
             raise ValueError("run_ensemble: generation-quality configurations train no classifier; use run_one")
         method = METHODS[config["method"]]
         splits = [self.split(c) for c in configs]
-        trained = train_ensemble(method, [train for train, _ in splits], model=config[self.model_key],
-                                 budget=Budget(**config["budget"]), seeds=[c["seed"] for c in configs],
-                                 settings=method.settings_from_config(config))
+        try:
+            trained = train_ensemble(method, [train for train, _ in splits], model=config[self.model_key],
+                                     budget=Budget(**config["budget"]), seeds=[c["seed"] for c in configs],
+                                     settings=method.settings_from_config(config))
+        except TooFewSeriesError as error:  # as run_one records it; every member would skip alike
+            raise SkipRun(str(error)) from error
         return [RunOutput(dict(self.score(c, t, train, test)), t.trace)
                 for c, t, (train, test) in zip(configs, trained, splits)]
 

@@ -155,8 +155,7 @@ class ClassicMethod(Method):
         classifier = build_model(model, train.n_channels, train.n_classes, train.length,
                                  normed_head=self.name in NORMED_HEAD)
         step = ClassifierStep(classifier, X, y, seed=seed, device=device, **options)
-        return PreparedRun(step, [*step.callbacks(), *callbacks], budget.batch_size_for(len(y)),
-                           budget.epochs_for(epochs))
+        return PreparedRun(step, callbacks, budget.batch_size_for(len(y)), budget.epochs_for(epochs))
 
     def train(self, train: Dataset, *, model: str, budget: Budget, settings: BaselineParams | None = None,
               seed: int = 0, epochs: int | None = None, device: torch.device | str | None = None) -> Trained:

@@ -55,7 +55,9 @@ class EnsembleStep(Step):
     callbacks run on their own :class:`~tsimb.train.FitState` and history (see
     :func:`train_ensemble`). The loop's epoch order is the identity: each minibatch's
     positions index every member's own order. Reports one loss per member
-    (``member_0``, ...)."""
+    (``member_0``, ...); a member whose loss stops being finite ends the whole ensemble
+    (the error names it). Models with dropout are refused (their masks would be drawn in
+    another order than alone)."""
 
     def __init__(self, members: Sequence[ClassifierStep], member_callbacks: Sequence[Sequence[Callback]]) -> None:
         members = list(members)
@@ -65,6 +67,9 @@ class EnsembleStep(Step):
             raise ValueError(f"{len(members)} members but {len(member_callbacks)} lists of callbacks")
         first = members[0]
         shapes = _parameter_shapes(first.model)
+        if any(isinstance(module, nn.Dropout) for module in first.model.modules()):
+            raise ValueError(f"{type(first.model).__name__} has dropout, whose masks an ensemble would draw in "
+                             "another order than the runs alone; train its runs one by one")
         for k, member in enumerate(members[1:], start=1):
             if type(member.model) is not type(first.model) or _parameter_shapes(member.model) != shapes:
                 raise ValueError(f"ensemble member {k} has another architecture than member 0; members must share "
@@ -105,6 +110,9 @@ class EnsembleStep(Step):
             batch = order[positions]
             weight = None if member.sample_weight is None else member.sample_weight[batch]
             x, y, weight = member.transform(member_state, member.X[batch], member.y[batch], weight)
+            if weight is not None and weight.shape[0] != x.shape[0]:
+                raise ValueError(f"{type(member).__name__}.transform returned {x.shape[0]} series but "
+                                 f"{weight.shape[0]} sample weights; return one weight per series")
             xs.append(x), ys.append(y), weights.append(weight)
         if len({x.shape for x in xs}) > 1:
             raise ValueError(f"ensemble members' minibatches differ in shape ({sorted({tuple(x.shape) for x in xs})}): "
@@ -203,7 +211,9 @@ def train_ensemble(method: Method, train: Dataset | Sequence[Dataset], *, model:
                                                   epochs=epochs, device=device) for data, seed in zip(sets, seeds)]
     if len({(run.batch_size, run.epochs) for run in prepared}) > 1:
         raise ValueError("train_ensemble: the runs differ in minibatch size or epochs; train them one by one")
-    ensemble = EnsembleStep([run.step for run in prepared], [run.callbacks for run in prepared])
+    # each member's callbacks as fit would run them for it alone: the step's own first
+    ensemble = EnsembleStep([run.step for run in prepared], [[*run.step.callbacks(), *run.callbacks]
+                                                             for run in prepared])
     fit(ensemble, epochs=prepared[0].epochs, batch_size=prepared[0].batch_size, progress=progress,
         desc=f"{method.name} x{len(seeds)}")
     return [Trained(run.step.model, history) for run, history in zip(prepared, ensemble.histories)]

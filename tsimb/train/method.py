@@ -52,7 +52,8 @@ class Trained:
 class PreparedRun:
     """A run that trains one classifier, built and ready for :func:`tsimb.train.fit`: its
     step (the model, initialised from the run's seed, its data and optimiser), the
-    callbacks its budget and method switch on, the minibatch size and the epochs. What
+    callbacks its budget and method switch on (``fit`` runs the step's own,
+    ``step.callbacks()``, before them), the minibatch size and the epochs. What
     :meth:`Method.train` fits, and what :func:`tsimb.train.train_ensemble` fits together
     with other runs of the same method."""
 
