@@ -143,6 +143,9 @@ def build_parser() -> Parser:
     run.add_argument("--out", metavar="FILE.csv", help="also write the tidy table of the grids to this CSV file")
     run.add_argument("--jobs", type=positive_int, default=None, metavar="N",
                      help="worker processes, one thread each (default: one per usable core; 1: in this process)")
+    run.add_argument("--ensemble", action=argparse.BooleanOptionalAction, default=None,
+                     help="train the runs that differ only in their seed as one batched model each, in this "
+                          "process (default: on a GPU only; on a CPU worker processes are faster)")
 
     from_verify = ("Re-execute stored runs and compare them with the store. Every call re-executes "
                    "one run per chapter in full (metrics and loss trace, bit for bit), chosen in "
@@ -248,6 +251,8 @@ def _run(args: argparse.Namespace) -> int:
     # a bad $TSIMB_THREADS or $TSIMB_DEVICE: refused now, not after the first run
     run_threads()
     get_device()
+    if args.ensemble and args.jobs not in (None, 1):
+        raise UserError(f"--ensemble trains in this process: drop --jobs {args.jobs} (or --ensemble)")
     folder = args.store or default_store_dir()
     if folder is None:
         raise UserError("no run store: pass --store DIR (or set TSIMB_STORE)")
@@ -281,7 +286,7 @@ def _run(args: argparse.Namespace) -> int:
             # the chapter's own table (what its notebook shows); the store alone is read and
             # written, never the local cache, so that the store ends complete
             table = exp.run(profile, grid, progress=True, store=store, cache=None, write="store",
-                            recompute=args.recompute, jobs=args.jobs)
+                            recompute=args.recompute, jobs=args.jobs, ensemble=args.ensemble)
             tables.append(table.assign(grid=grid) if len(names) > 1 else table)
             if args.recompute or before < len(grid_keys):
                 print(f"{args.chapter} / {grid}: {stored(grid_keys)} of {len(grid_keys)} runs stored in {path}")

@@ -306,3 +306,23 @@ def test_cli_fills_the_store(tmp_path, monkeypatch):
     assert {"bim_accuracy", "bim_accuracy_minority"} <= set(table["metric"])
     assert len(pd.read_json(store / "ode-augmentation.jsonl", lines=True)) == 3
     assert main(["run", "ode-augmentation", "--out", str(tmp_path / "missing" / "t.csv"), "--store", str(store)]) == 2
+
+
+def test_cli_trains_a_grids_seeds_as_ensembles_into_the_store(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from tsimb.cli import main
+
+    tiny = replace(_tiny_settings(), classifier="cnn", datasets=("ItalyPowerDemand",), methods=("none", "spec-den"),
+                   seeds=(0, 1), imbalance_datasets=(), more_datasets=(), beyond_datasets=(), long_epochs=None,
+                   masking_methods=(), betas=(), test_size=20)
+    monkeypatch.setitem(chapter.SETTINGS, "quick", tiny)
+    monkeypatch.delenv("TSIMB_PROFILE", raising=False)
+    store = tmp_path / "runs"
+    assert main(["run", "ode-augmentation", "--grid", "paper", "--ensemble", "--jobs", "2", "--store", str(store)]) == 2
+    assert main(["run", "ode-augmentation", "--grid", "paper", "--ensemble", "--store", str(store)]) == 0
+    records = pd.read_json(store / "ode-augmentation.jsonl", lines=True)
+    assert len(records) == 4  # two methods x two seeds, each method's seeds one ensemble
+    assert all(p["ensemble"] == 2 and p["numerics"].endswith("/ensemble2") for p in records["provenance"])
+    alone = experiment.run_one(records["config"][0])
+    np.testing.assert_allclose(records["trace"][0], alone.trace, rtol=1e-4)

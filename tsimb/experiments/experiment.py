@@ -20,6 +20,7 @@ from ..data import Dataset, Imbalance, TooFewSeriesError, load_train_test
 from ..evaluation import Claim
 from ..methods import METHODS, Sampler, Trained
 from ..registry import closest
+from ..runtime import get_device
 from ..train import Budget
 from ..train.ensemble import train_ensemble
 from .profiles import resolve_profile
@@ -174,16 +175,22 @@ class Experiment:
 
     # --- a grid as a table ---
     def run(self, profile: str | None = None, grid: str | Sequence[str] | None = None,
-            progress: bool | None = None, jobs: int | None = None, **runner) -> pd.DataFrame:
+            progress: bool | None = None, jobs: int | None = None, ensemble: bool | None = False,
+            **runner) -> pd.DataFrame:
         """One grid (or several, or all: ``None``) as the chapter's tidy table: the
         configuration's keys less the bookkeeping ones, ``protocol`` where the
         configuration has an imbalance, the derived columns, then ``metric`` and ``value``;
         a ``grid`` column when several grids are asked for. ``jobs``: worker processes for
         the runs that are missing (None: one per core, see
         :func:`~tsimb.experiments.runner.plan_jobs`; 1: in this process); ignored with an
-        ``executor``. ``runner`` goes to :func:`~tsimb.experiments.runner.run_grid` (store,
-        cache, write, executor, recompute)."""
-        if runner.get("executor") is not None:
+        ``executor``. ``ensemble``: train the missing runs that differ only in their seed as
+        one batched model each (:meth:`run_ensemble`, in this process; None: on a GPU
+        only, where it pays). ``runner`` goes to
+        :func:`~tsimb.experiments.runner.run_grid` (store, cache, write, executor,
+        recompute)."""
+        if ensemble is None:
+            ensemble = get_device().type == "cuda" and runner.get("executor") is None
+        if runner.get("executor") is not None or ensemble:
             jobs = 1
         names = self.grid_names(grid, profile)
         all_grids = self.grids(profile)
@@ -193,7 +200,8 @@ class Experiment:
             if not configs:
                 continue
             table = run_grid(configs, self.run_one, chapter=self.chapter, progress=progress, jobs=jobs,
-                             desc=f"{self.chapter}: {name}", **runner)
+                             desc=f"{self.chapter}: {name}", ensemble=self.run_ensemble if ensemble else None,
+                             **runner)
             tables.append(self.tidy(table).assign(grid=name) if len(names) > 1 else self.tidy(table))
         return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["metric", "value"])
 

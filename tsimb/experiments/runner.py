@@ -61,6 +61,9 @@ class RunOutput:
 # run(config, epochs=None) -> RunOutput; with ``epochs`` it trains only that many epochs and
 # may skip the evaluation (a replay for ``tsimb verify``)
 RunFn = Callable[..., RunOutput | Mapping[str, float]]
+# configurations that differ only in their seed -> one output each, trained together
+# (Experiment.run_ensemble)
+EnsembleFn = Callable[[list[dict]], list[RunOutput]]
 DEFAULT = "default"
 
 
@@ -90,22 +93,27 @@ def device_name(device: torch.device) -> str:
     return platform.processor() or platform.machine()
 
 
-def numerics(device: torch.device, n_threads: int) -> str:
-    """What decides the last bits of a result: device kind, kernel ISA cap, threads, torch.
+def numerics(device: torch.device, n_threads: int, ensemble: int = 1) -> str:
+    """What decides the last bits of a result: device kind, kernel ISA cap, threads, torch,
+    and whether the run was trained as one of ``ensemble`` members (batched kernels).
     Two runs with the same string compute the same bits (``tsimb verify`` compares exactly)."""
+    members = f"/ensemble{ensemble}" if ensemble > 1 else ""
     if device.type == "cuda":
-        return f"cuda/{torch.cuda.get_device_name(device)}/torch{torch.__version__}"
+        return f"cuda/{torch.cuda.get_device_name(device)}/torch{torch.__version__}{members}"
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "native")
-    return f"cpu/{platform.machine()}/isa-{isa}/{n_threads}threads/torch{torch.__version__}"
+    return f"cpu/{platform.machine()}/isa-{isa}/{n_threads}threads/torch{torch.__version__}{members}"
 
 
-def provenance(seconds: float, n_threads: int) -> dict:
+def provenance(seconds: float, n_threads: int, ensemble: int = 1) -> dict:
+    """A run's provenance; ``ensemble``: the members it was trained with (``seconds`` is
+    then its share of the ensemble's wall time)."""
     from .. import __version__
 
     device = get_device()
     return dict(tsimb=__version__, commit=git_commit(), torch=torch.__version__, device=device_name(device),
-                device_type=device.type, numerics=numerics(device, n_threads), threads=n_threads,
-                seconds=round(seconds, 3), date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                device_type=device.type, numerics=numerics(device, n_threads, ensemble), threads=n_threads,
+                seconds=round(seconds, 3), date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                **({"ensemble": ensemble} if ensemble > 1 else {}))
 
 
 def run_threads() -> int:
@@ -220,16 +228,38 @@ def execute(run: RunFn, config: Config, n_threads: int | None = None, epochs: in
         except SkipRun as reason:
             return dict(config=dict(config), metrics={}, skipped=str(reason), trace=[],
                         provenance=provenance(time.perf_counter() - start, n_threads))
+    return _record(config, output, time.perf_counter() - start, n_threads, expect_metrics=epochs is None)
+
+
+def execute_ensemble(run: EnsembleFn, configs: list[dict], n_threads: int | None = None) -> list[dict]:
+    """Run configurations that differ only in their seed together (``run``:
+    :meth:`Experiment.run_ensemble`) and return one record each, as :func:`execute` does;
+    each record's provenance names the ensemble and its share of the wall time."""
+    n_threads = n_threads or run_threads()
+    start = time.perf_counter()
+    with threads(n_threads):
+        try:
+            outputs = run([dict(c) for c in configs])
+        except SkipRun as reason:
+            share = (time.perf_counter() - start) / len(configs)
+            return [dict(config=dict(c), metrics={}, skipped=str(reason), trace=[],
+                         provenance=provenance(share, n_threads, len(configs))) for c in configs]
+    share = (time.perf_counter() - start) / len(configs)
+    return [_record(c, output, share, n_threads, ensemble=len(configs)) for c, output in zip(configs, outputs)]
+
+
+def _record(config: Config, output: RunOutput | Mapping[str, float], seconds: float, n_threads: int,
+            expect_metrics: bool = True, ensemble: int = 1) -> dict:
     if not isinstance(output, RunOutput):
         output = RunOutput(dict(output))
     metrics = {k: float(v) for k, v in output.metrics.items()}
-    if epochs is None and not metrics:
+    if expect_metrics and not metrics:
         raise StoreError(f"the run of {dict(config)} returned no metrics; a run must return at least one")
     bad = [k for k, v in metrics.items() if not np.isfinite(v)]
     if bad:
         raise StoreError(f"the run of {dict(config)} returned non-finite metric(s) {bad}; not stored")
     return dict(config=dict(config), metrics=metrics, trace=[float(v) for v in output.trace],
-                provenance=provenance(time.perf_counter() - start, n_threads))
+                provenance=provenance(seconds, n_threads, ensemble))
 
 
 def _rows(config: Config, record: dict) -> list[dict]:
@@ -242,7 +272,7 @@ def run_grid(configs: Iterable[Config], run: RunFn, *, chapter: str,
              store: RunStore | None | str = DEFAULT, cache: RunStore | None | str = DEFAULT,
              write: Literal["store", "cache"] = "cache", recompute: bool = False,
              executor: Executor | None = None, jobs: int | None = 1, progress: bool | None = None,
-             desc: str = "runs") -> pd.DataFrame:
+             desc: str = "runs", ensemble: EnsembleFn | None = None) -> pd.DataFrame:
     """Read or compute every configuration; return a tidy table with one row per
     configuration and metric (the configuration's keys as columns, then ``metric`` and
     ``value``). A configuration whose run raises :class:`SkipRun` gives one row with
@@ -261,11 +291,17 @@ def run_grid(configs: Iterable[Config], run: RunFn, *, chapter: str,
             one per core; the rule is :func:`plan_jobs`'s); each run records the threads it
             used. 1 (the default): in this process. Not together with ``executor``.
         progress: a progress bar with runs done and left and an ETA (also in Jupyter).
+        ensemble: train the missing configurations that differ only in their seed together
+            with this function (:meth:`Experiment.run_ensemble`: one batched model, where a
+            GPU is otherwise idle), in this process (``jobs`` 1, no ``executor``); a
+            configuration without siblings is computed by ``run``.
     """
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"jobs={jobs!r} must be a positive integer (or None: one worker process per core)")
     if executor is not None and jobs not in (1, None):
         raise ValueError(f"pass either executor or jobs={jobs}, not both: jobs starts its own worker processes")
+    if ensemble is not None and (executor is not None or jobs != 1):
+        raise ValueError("ensembles are trained in this process: pass jobs=1 and no executor with ensemble")
     store = default_store() if store == DEFAULT else store
     cache = RunStore(default_run_cache_dir()) if cache == DEFAULT else cache
     sources = [] if recompute else [s for s in (store, cache) if s is not None]
@@ -286,7 +322,8 @@ def run_grid(configs: Iterable[Config], run: RunFn, *, chapter: str,
         target.check_writable(chapter)
         plan = JobPlan(1, None) if executor is not None else plan_jobs(jobs, len(missing))
         found.update(_compute(list(missing.values()), run, chapter, target, sources, recompute, executor, plan,
-                              show_progress(progress), desc, total=len(configs), done=len(configs) - len(missing)))
+                              show_progress(progress), desc, total=len(configs), done=len(configs) - len(missing),
+                              ensemble=ensemble))
     rows = [row for config in configs for row in _rows(config, found[config_key(config)])]
     return pd.DataFrame(rows)
 
@@ -298,7 +335,7 @@ def _lookup(sources: list[RunStore], chapter: str, config: Config) -> dict | Non
 
 def _compute(missing: list[dict], run: RunFn, chapter: str, target: RunStore, sources: list[RunStore],
              recompute: bool, executor: Executor | None, plan: JobPlan, progress: bool, desc: str,
-             total: int, done: int) -> dict[str, dict]:
+             total: int, done: int, ensemble: EnsembleFn | None = None) -> dict[str, dict]:
     results: dict[str, dict] = {}
     bar = tqdm(total=total, initial=done, desc=desc, unit="run", disable=not progress)
 
@@ -317,7 +354,9 @@ def _compute(missing: list[dict], run: RunFn, chapter: str, target: RunStore, so
 
     deferred: list[dict] = []
     try:
-        if executor is None and plan.workers > 1:
+        if ensemble is not None:
+            deferred = _as_ensembles(missing, run, ensemble, target, already_done, take, finish)
+        elif executor is None and plan.workers > 1:
             with worker_pool(plan.workers, plan.threads) as pool:
                 deferred = _on_workers(pool, plan, missing, run, target, already_done, take, finish)
         elif executor is None:
@@ -345,6 +384,35 @@ def _compute(missing: list[dict], run: RunFn, chapter: str, target: RunStore, so
     finally:
         bar.close()
     return results
+
+
+def _as_ensembles(missing: list[dict], run: RunFn, ensemble: EnsembleFn, target: RunStore,
+                  already_done: Callable, take: Callable, finish: Callable) -> list[dict]:
+    """Compute ``missing`` in groups of configurations that differ only in their seed, each
+    group as one ensemble (a group of one by ``run``), every run claimed (locked) first;
+    returns the runs another driver held."""
+    groups: dict[str, list[dict]] = {}
+    for config in missing:
+        groups.setdefault(config_key({k: v for k, v in config.items() if k != "seed"}), []).append(config)
+    deferred = []
+    for group in groups.values():
+        with ExitStack() as claims:
+            mine = []
+            for config in group:
+                if not claims.enter_context(target.lock(config_key(config), blocking=False)):
+                    deferred.append(config)
+                    continue
+                record = already_done(config)
+                if record is not None:
+                    take(config, record)
+                else:
+                    mine.append(config)
+            if len(mine) > 1:
+                for config, record in zip(mine, execute_ensemble(ensemble, mine)):
+                    finish(config, record)
+            elif mine:
+                finish(mine[0], execute(run, mine[0]))
+    return deferred
 
 
 def _on_workers(pool: ProcessPoolExecutor, plan: JobPlan, missing: list[dict], run: RunFn, target: RunStore,
