@@ -926,14 +926,15 @@ glue("betas", ", ".join(f"{b:g}" for b in SETTINGS.betas), display=False)
 step_means = summarise(step_runs, ["method"], METRICS).pivot(index="method", columns="metric", values="mean") * 100
 worst_clean = step_runs.query("metric == 'clean_accuracy'").groupby("method")["value"].min() * 100
 for key, label in arms.items():
-    glue(f"step-{key}-length", step_length[label], display=False)
+    # rounded: the ODE fit's last digits vary between executions
+    glue(f"step-{key}-length", round(step_length[label], 4), display=False)
     glue(f"step-{key}-clean", float(step_means.loc[label, "clean_accuracy"]), display=False)
     glue(f"step-{key}-bim", float(step_means.loc[label, "bim_accuracy"]), display=False)
     glue(f"step-{key}-worst-clean", float(worst_clean[label]), display=False)
 glue("short-beta", f"{short_beta:g}", display=False)
 glue("share-above-short", 100 * float((step > short_beta).mean()), display=False)
 length_ratio = step_length[arms["short"]] / step_length[arms["paper"]]
-glue("step-short-ratio", 100 * length_ratio, display=False)
+glue("step-short-ratio", round(100 * length_ratio, 1), display=False)
 for verdict in ("supported", "not supported", "contradicted"):
     glue(f"step-{verdict.replace(' ', '-')}", "; ".join(step_claims.loc[step_claims["verdict"] == verdict, "claim"])
          or "none", display=False)
