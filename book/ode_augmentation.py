@@ -891,7 +891,7 @@ glue("beyond-masking-flagged", "; ".join(f"{d} {m} ({f})" for d, m, f in
 # If Out-Sign-Grad's lost clean accuracy is the price of copies moved too far, shorter steps
 # should lose less of it and longer ones more. The paper sets $\beta = \epsilon = 0.33$ and
 # does not vary it. We trained {glue:text}`step-method` again on {glue:text}`dataset` with
-# $\beta$ = {glue:text}`betas` (the attacks' $\epsilon$ is 0.1), for the same
+# $\beta$ = {glue:text}`betas` (the attacks' $\epsilon$ is {glue:text}`attack-eps`), for the same
 # {glue:text}`n-seeds` seeds, and set them beside the paper grid's runs at $\beta = 0.33$,
 # the time-unit grid's runs at $\beta = 0.33$ with time per series (longer steps: the clamp
 # then acts at {glue:text}`share-clamped-series:.1f`% of the points) and `none`. The step
@@ -922,6 +922,7 @@ short_beta = min(SETTINGS.betas)
 arms = {"short": step_label(step_method, short_beta), "paper": step_label(step_method, SETTINGS.augment.beta),
         "series": step_label(step_method, SETTINGS.augment.beta, "series")}
 glue("step-method", step_method, display=False)
+glue("attack-eps", f"{FAWAZ_FGSM.eps:g}", display=False)
 glue("betas", ", ".join(f"{b:g}" for b in SETTINGS.betas), display=False)
 step_means = summarise(step_runs, ["method"], METRICS).pivot(index="method", columns="metric", values="mean") * 100
 worst_clean = step_runs.query("metric == 'clean_accuracy'").groupby("method")["value"].min() * 100

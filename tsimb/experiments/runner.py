@@ -226,8 +226,7 @@ def execute(run: RunFn, config: Config, n_threads: int | None = None, epochs: in
         try:
             output = run(dict(config)) if epochs is None else run(dict(config), epochs=epochs)
         except SkipRun as reason:
-            return dict(config=dict(config), metrics={}, skipped=str(reason), trace=[],
-                        provenance=provenance(time.perf_counter() - start, n_threads))
+            return _skipped(config, reason, time.perf_counter() - start, n_threads)
     return _record(config, output, time.perf_counter() - start, n_threads, expect_metrics=epochs is None)
 
 
@@ -242,10 +241,14 @@ def execute_ensemble(run: EnsembleFn, configs: list[dict], n_threads: int | None
             outputs = run([dict(c) for c in configs])
         except SkipRun as reason:
             share = (time.perf_counter() - start) / len(configs)
-            return [dict(config=dict(c), metrics={}, skipped=str(reason), trace=[],
-                         provenance=provenance(share, n_threads, len(configs))) for c in configs]
+            return [_skipped(c, reason, share, n_threads, len(configs)) for c in configs]
     share = (time.perf_counter() - start) / len(configs)
     return [_record(c, output, share, n_threads, ensemble=len(configs)) for c, output in zip(configs, outputs)]
+
+
+def _skipped(config: Config, reason: SkipRun, seconds: float, n_threads: int, ensemble: int = 1) -> dict:
+    return dict(config=dict(config), metrics={}, skipped=str(reason), trace=[],
+                provenance=provenance(seconds, n_threads, ensemble))
 
 
 def _record(config: Config, output: RunOutput | Mapping[str, float], seconds: float, n_threads: int,

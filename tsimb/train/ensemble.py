@@ -81,7 +81,6 @@ class EnsembleStep(Step):
         self.n, self.device, self.n_classes = first.n, first.device, first.n_classes
         self.model, self.optimiser = first.model, first.optimiser  # what the loop's own callbacks would see
         self.modules = tuple(member.model for member in members)
-        self.generator = torch.Generator()
         self.loss_names = tuple(f"member_{k}" for k in range(len(members)))
         self.states = [FitState(m.model, m.optimiser, History(losses={"loss": []}), device=m.device,
                                 n_classes=m.n_classes) for m in members]
