@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from dataclasses import asdict, replace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -209,6 +210,32 @@ def test_grids_cover_every_combination_once():
     assert set(chapter.SETTINGS["full"].methods) == set(AUGMENTED_METHODS)
 
 
+def test_masking_more_checks_each_other_grid_once():
+    s = chapter.SETTINGS["quick"]
+    grids = experiment.grids("quick")
+    more = grids["masking-more"]
+    bare = [{k: v for k, v in c.items() if k not in ("kind", "masking", "masking_size")} for c in more]
+    assert {c["kind"] for c in more} == {"masking"} and {c["seed"] for c in more} == set(s.masking_more_seeds)
+    assert len({config_key(c) for c in more}) == len(more)
+    # no network the paper grid's checks already cover; every one from another grid
+    paper_keys = {config_key(c) for c in grids["paper"]}
+    assert not {config_key(c) for c in bare} & paper_keys
+    sources = {name: {config_key(c) for c in grids[name]}
+               for name in ("step-size", "time_unit", "imbalanced", "long", "paper-more")}
+    found = {name: [c for c in bare if config_key(c) in keys] for name, keys in sources.items()}
+    assert all(found.values()) and sum(map(len, found.values())) >= len(more)
+    # of the costly grids, only the costly methods; of the imbalanced grid, every method
+    assert {c["method"] for name in ("long", "paper-more") for c in found[name]} == set(s.masking_costly_methods)
+    assert {c["method"] for c in found["imbalanced"]} == set(s.imbalance_methods)
+    # each row names the grid its network came from
+    table = pd.DataFrame([{"imbalance": c["imbalance"], "epochs": c["budget"]["epochs"],
+                           "beta": c["augment"].get("beta", s.augment.beta),
+                           "time_unit": c["augment"].get("time_unit", s.augment.time_unit)} for c in bare])
+    labels = table.apply(chapter.checked_network, axis=1)
+    assert set(labels) == {"imbalanced", f"{s.long_epochs} epochs", *(f"β={b:g}" for b in s.betas),
+                           "time per series", "more sets"}
+
+
 def test_profiles_share_code_and_train_every_method_under_fawaz_protocol():
     quick, full = chapter.SETTINGS["quick"], chapter.SETTINGS["full"]
     assert set(quick.__dataclass_fields__) == set(full.__dataclass_fields__)
@@ -295,7 +322,8 @@ def test_cli_fills_the_store(tmp_path, monkeypatch):
 
     tiny = replace(_tiny_settings(), datasets=("ItalyPowerDemand",), methods=("none", "spec-den"), seeds=(0,),
                    imbalance_datasets=("ItalyPowerDemand",), imbalance_methods=("none",), imbalance_seeds=(0,),
-                   more_datasets=(), beyond_datasets=(), long_epochs=None, masking_methods=(), betas=(), test_size=20)
+                   more_datasets=(), beyond_datasets=(), long_epochs=None, masking_methods=(), masking_more_seeds=(),
+                   betas=(), test_size=20)
     monkeypatch.setitem(chapter.SETTINGS, "quick", tiny)
     monkeypatch.delenv("TSIMB_PROFILE", raising=False)
     out = tmp_path / "table.csv"

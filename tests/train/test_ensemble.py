@@ -11,8 +11,9 @@ import torch
 
 import tsimb.methods  # noqa: F401  (registers every method)
 from tsimb.augment import AugmentedTraining, AugmentSettings, ODEBudget
+from tsimb.robustness import FAWAZ_BIM, FAWAZ_FGSM, attacked_probabilities, members_attacked_probabilities
 from tsimb.train import METHODS, Budget, ClassifierStep, predict_proba
-from tsimb.train.ensemble import EnsembleStep, train_ensemble
+from tsimb.train.ensemble import EnsembleStep, StackedMembers, train_ensemble
 from tsimb.models import build_model
 
 # Batched kernels sum in another order than K small ones, so a member differs from its run
@@ -111,3 +112,40 @@ def test_bad_ensembles_are_refused_with_the_reason(make_dataset, make_series):
     steps = [ClassifierStep(build_model("cnn", 1, 2, 16), X, y), ClassifierStep(build_model("cnn", 1, 2, 16), X2, y2)]
     with pytest.raises(ValueError, match="share the data size"):
         EnsembleStep(steps, [[], []])
+
+
+def test_members_are_scored_and_attacked_in_one_pass(make_dataset):
+    # a trained ensemble's members attacked together give what each gives alone: the ResNet
+    # (batch norm in evaluation mode) on an odd number of series, in batches that split them
+    train = make_dataset([12, 8], length=24, separation=1.0)
+    members = train_ensemble(METHODS["none"], train, model="resnet", budget=replace(BUDGET, epochs=1), seeds=[0, 5, 9])
+    networks = [m.classifier for m in members]
+    X, y = train.X[:15], train.y[:15]
+    together = members_attacked_probabilities(networks, X, y, {"fgsm": FAWAZ_FGSM, "bim": FAWAZ_BIM}, batch_size=4)
+    for network, scored in zip(networks, together):
+        alone = attacked_probabilities(network, X, y, {"fgsm": FAWAZ_FGSM, "bim": FAWAZ_BIM}, batch_size=4)
+        assert scored.keys() == alone.keys()
+        for name in alone:
+            np.testing.assert_allclose(scored[name], alone[name], atol=1e-5)
+    assert not np.allclose(together[0]["clean"], together[1]["clean"])  # each member's own network
+    stack = StackedMembers(networks).eval()
+    with pytest.raises(ValueError, match="multiple of 3"):
+        stack(torch.as_tensor(X[:4]))
+    with pytest.raises(ValueError, match="another architecture"):
+        StackedMembers([networks[0], build_model("cnn", 1, 2, 24)])
+    with pytest.raises(RuntimeError, match="eval"):
+        StackedMembers(networks)(torch.as_tensor(np.repeat(X[:2], 3, axis=0)))
+
+
+def test_the_ode_chapter_scores_an_ensemble_as_it_scores_each_run(make_dataset):
+    from tsimb.experiments.ode_augmentation import score, score_members
+
+    train = make_dataset([12, 8], length=24, separation=1.0)
+    test = make_dataset([10, 9], length=24, separation=1.0, split="test")
+    members = train_ensemble(METHODS["none"], train, model="cnn", budget=replace(BUDGET, epochs=2), seeds=[0, 1])
+    configs = [{"imbalance": "none", "seed": seed} for seed in (0, 1)]
+    together = score_members(configs, members, [(train, test)] * 2)
+    for config, member, metrics in zip(configs, members, together):
+        alone = score(config, member, train, test)
+        assert metrics.keys() == alone.keys()
+        assert [metrics[k] for k in alone] == pytest.approx([alone[k] for k in alone], abs=1e-9)

@@ -29,6 +29,8 @@ from .store import Config
 
 Score = Callable[[Config, Trained, Dataset, Dataset], Mapping[str, float]]
 ScoreGenerated = Callable[[Config, Sampler, Dataset, Dataset], Mapping[str, float]]
+ScoreMembers = Callable[[Sequence[Config], Sequence[Trained], Sequence[tuple[Dataset, Dataset]]],
+                        Sequence[Mapping[str, float]]]
 GENERATION = "quality"  # a configuration of this ``kind`` scores the method's generator, not a classifier
 
 
@@ -57,6 +59,10 @@ class Experiment:
         split: ``config -> (train, test)``: loading and the imbalance protocol.
         score_generated: ``(config, sampler, train, test) -> metrics`` for configurations of
             kind ``"quality"`` (what a generative method generates).
+        score_members: ``(configs, trained, splits) -> metrics of each`` for an ensemble's
+            members (:meth:`run_ensemble`), scored together (e.g. attacked in one pass,
+            :func:`tsimb.robustness.members_attacked_probabilities`); it must give what
+            ``score`` gives each member. None: ``score`` each member.
         model_key: the configuration key naming the classifier (``"model"``).
         bookkeeping: configuration keys the tidy table leaves out.
         derived: extra tidy-table columns computed from each configuration.
@@ -73,6 +79,7 @@ class Experiment:
     score: Score
     split: Callable[[Config], tuple[Dataset, Dataset]] = imbalanced_split
     score_generated: ScoreGenerated | None = None
+    score_members: ScoreMembers | None = None
     model_key: str = "model"
     bookkeeping: tuple[str, ...] = ("chapter", "version", "budget")
     derived: Mapping[str, Callable[[Config], Any]] = field(default_factory=dict)
@@ -139,7 +146,7 @@ class Experiment:
     def run_ensemble(self, configs: Sequence[Config]) -> list[RunOutput]:
         """Train and score configurations that differ only in their seed as one batched
         model (:func:`tsimb.train.train_ensemble`), each scored as :meth:`run_one` scores
-        it; the outputs are in the order of ``configs`` and match :meth:`run_one`'s up to
+        it (together, where the chapter gives ``score_members``); the outputs are in the order of ``configs`` and match :meth:`run_one`'s up to
         floating-point rounding (amplified, as any change of numerics is, over a long run).
         Where it pays: on a GPU, whose kernels the reference protocol's small batches leave
         idle (``python -m tsimb bench --ensemble K`` measures it)."""
@@ -160,8 +167,14 @@ class Experiment:
                                      settings=method.settings_from_config(config))
         except TooFewSeriesError as error:  # as run_one records it; every member would skip alike
             raise SkipRun(str(error)) from error
-        return [RunOutput(dict(self.score(c, t, train, test)), t.trace)
-                for c, t, (train, test) in zip(configs, trained, splits)]
+        if self.score_members is None:
+            scores = [self.score(c, t, train, test) for c, t, (train, test) in zip(configs, trained, splits)]
+        else:
+            scores = list(self.score_members(configs, trained, splits))
+            if len(scores) != len(configs):
+                raise ValueError(f"chapter {self.chapter}: score_members returned {len(scores)} results for "
+                                 f"{len(configs)} members; return one per member, in order")
+        return [RunOutput(dict(metrics), t.trace) for metrics, t in zip(scores, trained)]
 
     def sampler(self, config: Config) -> tuple[Sampler, Dataset, Dataset]:
         """The trained generator of a generative method's configuration, with the run's

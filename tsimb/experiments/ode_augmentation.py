@@ -15,6 +15,7 @@ them with Fawaz's published numbers; one protocol for all isolates the augmentat
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from ..data import Dataset, Imbalance, class_halves
 from ..evaluation import Claim, evaluate
 from ..methods import METHODS, Trained
 from ..robustness import (FAWAZ_BIM, FAWAZ_FGSM, MaskingChecks, accuracy_scores, attacked_probabilities,
-                          masking_checks)
+                          masking_checks, members_attacked_probabilities)
 from ..train import FAWAZ_RESNET, Budget
 from .experiment import Experiment, imbalanced_split
 
@@ -69,6 +70,11 @@ class ODEAugmentationSettings:
     masking_methods: tuple[str, ...] = ("none", "in-sign-grad", "out-sign-grad", "spec-den")
     masking_seeds: tuple[int, ...] = (0, 1)
     masking_beyond_seeds: tuple[int, ...] = (0,)  # the checks of the beyond grid's networks
+    # the checks of the other grids' augmented networks (imbalanced, time unit, step size,
+    # 1500 epochs, more sets), at these seeds; of the costly 1500-epoch and more-sets runs,
+    # only ``masking_costly_methods``
+    masking_more_seeds: tuple[int, ...] = (0,)
+    masking_costly_methods: tuple[str, ...] = ("out-sign-grad",)
     # a smaller step bound beta for ``beta_methods`` on the paper set (the paper's is 0.33):
     # does the augmentation's loss of clean accuracy shrink with its step?
     betas: tuple[float, ...] = ()
@@ -95,15 +101,14 @@ SETTINGS = {
         imbalance_datasets=("ItalyPowerDemand", "GunPoint"),
         imbalance_methods=("none", "in-clamp-grad", "out-sign-grad", "spec-den"),
         imbalance_seeds=(0, 1, 2),
-        # 8-27 minutes a run on one thread here: seed 3 is not run yet (about 1.5 CPU-hours;
-        # add it and `python -m tsimb run ode-augmentation --grid paper-more` computes it)
+        # 7-27 minutes a run on one thread here (the five seeds took ~7.5 CPU-hours)
         more_datasets=("Adiac",),
-        more_seeds=(0, 1, 2, 4),
         # small sets of the archives that the paper did not use: two classes (ItalyPowerDemand,
         # GunPoint, Coffee) and three (CBF)
         beyond_datasets=("ItalyPowerDemand", "GunPoint", "CBF", "Coffee"),
         long_epochs=1500,
         betas=(0.1,),
+        masking_beyond_seeds=(0, 1),
     ),
     "full": ODEAugmentationSettings(
         # the paper's eight sets (Table I); 50Words is FiftyWords in the 2018 archive
@@ -138,13 +143,17 @@ def split(config: dict) -> tuple[Dataset, Dataset]:
     return train, evaluation_subset(test, config["test_size"])
 
 
-def score(config: dict, trained: Trained, train: Dataset, test: Dataset) -> dict[str, float]:
+def score(config: dict, trained: Trained, train: Dataset, test: Dataset,
+          probabilities: dict[str, np.ndarray] | None = None) -> dict[str, float]:
     """Clean, FGSM and BIM accuracy (Fawaz et al.'s attacks; the minority half's too under
-    imbalance), balanced accuracy, how many classes the model predicts, and the kept epoch."""
+    imbalance), balanced accuracy, how many classes the model predicts, and the kept epoch.
+    ``probabilities``: the clean and attacked class probabilities of ``test``, already
+    computed (:func:`score_members`)."""
     model, history = trained.classifier, trained.history
     majority, minority = class_halves(train.class_counts())
     imbalanced = config["imbalance"] != "none"
-    probabilities = attacked_probabilities(model, test.X, test.y, ATTACKS, seed=config["seed"])
+    if probabilities is None:
+        probabilities = attacked_probabilities(model, test.X, test.y, ATTACKS, seed=config["seed"])
     metrics = accuracy_scores(probabilities, test.y, minority if imbalanced else None)
     clean = evaluate(test.y, probabilities["clean"], majority, minority)
     metrics["balanced_accuracy"] = clean["balanced_accuracy"]
@@ -153,6 +162,21 @@ def score(config: dict, trained: Trained, train: Dataset, test: Dataset) -> dict
     if config.get("kind") == "masking":
         metrics.update(score_masking(config, model, train, test))
     return metrics
+
+
+def score_members(configs: list[dict], trained: list[Trained], splits: list[tuple[Dataset, Dataset]]
+                  ) -> list[dict[str, float]]:
+    """:func:`score` of an ensemble's members (``tsimb run --ensemble``), their FGSM and BIM
+    attacks run in one pass over the stacked networks
+    (:func:`tsimb.robustness.members_attacked_probabilities`; neither attack has a random
+    start, so each member's numbers are its own up to rounding) where the members share
+    their test series, as they do unless a protocol draws the test split per seed."""
+    tests = [test for _, test in splits]
+    shared = all(np.array_equal(t.X, tests[0].X) and np.array_equal(t.y, tests[0].y) for t in tests[1:])
+    together = (members_attacked_probabilities([t.classifier for t in trained], tests[0].X, tests[0].y, ATTACKS)
+                if shared else [None] * len(configs))
+    return [score(config, run, train, test, probabilities)
+            for config, run, (train, test), probabilities in zip(configs, trained, splits, together)]
 
 
 def score_masking(config: dict, model, train: Dataset, test: Dataset) -> dict[str, float]:
@@ -245,7 +269,33 @@ def build_grids(s: ODEAugmentationSettings) -> dict[str, list[dict]]:
     # the same checks on the beyond grid's networks (seed by seed, the cheaper sets first)
     out["masking-beyond"] = [checked(_config(d, balanced, m, seed, s)) for seed in s.masking_beyond_seeds
                              for d in s.beyond_datasets for m in s.beyond_methods]
+    # and on the other grids' networks that the two grids above do not already check (the
+    # cheaper grids first): the step-size and time-unit arms that differ from the paper
+    # grid's, the imbalanced grid's methods, and the costly methods of the long and
+    # more-sets grids
+    paper_keys = {json.dumps(c, sort_keys=True) for c in out["paper"]}
+    more = [c for name in ("step-size", "time_unit", "imbalanced") for c in out.get(name, [])
+            if json.dumps(c, sort_keys=True) not in paper_keys]
+    more += [c for name in ("long", "paper-more") for c in out.get(name, [])
+             if c["method"] in s.masking_costly_methods]
+    out["masking-more"] = list({json.dumps(c, sort_keys=True): checked(c) for c in more
+                                if c["seed"] in s.masking_more_seeds}.values())
     return out
+
+
+def checked_network(run: pd.Series) -> str:
+    """Which grid's network a row of the ``masking-more`` grid checked, from its configuration
+    columns (dataset, imbalance, epochs, beta, time_unit): "imbalanced", "1500 epochs",
+    "β=0.1", "time per series" or "more sets"."""
+    if run["imbalance"] != "none":
+        return "imbalanced"
+    if run["epochs"] != SETTINGS["quick"].budget.epochs:
+        return f"{run['epochs']:g} epochs"
+    if run["beta"] != AugmentSettings.beta:
+        return f"β={run['beta']:g}"
+    if run["time_unit"] != AugmentSettings.time_unit:
+        return f"time per {run['time_unit']}"
+    return "more sets"
 
 
 PUBLISHED = Path(__file__).parent / "published" / "sarkar2023_tables_1_3.csv"
@@ -342,7 +392,7 @@ MASKING_CLAIMS = tuple(replace(c, text=c.text.replace("BIM accuracy", "accuracy 
 
 EXPERIMENT = Experiment(
     chapter=CHAPTER, code_version=CODE_VERSION, settings=SETTINGS, build_grids=build_grids,
-    used_datasets=used_datasets, score=score, split=split, model_key="classifier",
+    used_datasets=used_datasets, score=score, score_members=score_members, split=split, model_key="classifier",
     bookkeeping=("chapter", "version", "budget", "ode_budget", "augment", "test_size", "classifier", "masking",
                  "masking_size"),
     derived={"epochs": lambda config: config["budget"]["epochs"],

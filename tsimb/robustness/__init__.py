@@ -13,6 +13,7 @@ from .attacks import (
            attacked_probabilities,
            bim,
            fgsm,
+           members_attacked_probabilities,
            perturb,
            pgd,
            robust_accuracy,
@@ -29,7 +30,8 @@ from .training import (  # noqa: E402  (registers the adversarial-training metho
     paper_l2_eps,
 )
 
-__all__ = ["FAWAZ_BIM", "FAWAZ_FGSM", "Attack", "accuracy_scores", "attack_array", "attacked_probabilities", "bim", "fgsm", "perturb", "pgd",
+__all__ = ["FAWAZ_BIM", "FAWAZ_FGSM", "Attack", "accuracy_scores", "attack_array", "attacked_probabilities", "bim", "fgsm",
+           "members_attacked_probabilities", "perturb", "pgd",
            "robust_accuracy", "loss_gradient", "MaskingChecks", "masking_checks", "survives", "NORMED_HEAD", "VARIANTS", "AdversarialMethod",
            "AdversarialSettings", "AdversarialStep", "adversarial_scores", "paper_l2_eps"]
 

@@ -31,7 +31,7 @@ from torch import nn
 from ..data import validate_series
 from ..models import Classifier
 from ..runtime import evaluating
-from ..train import predict_proba
+from ..train import StackedMembers, predict_proba
 from .gradients import loss_gradient
 
 Norm = Literal["linf", "l2"]
@@ -224,8 +224,8 @@ def attacked_probabilities(model: Classifier, X: np.ndarray, y: np.ndarray, atta
         raise ValueError(f"attacked_probabilities: batch_size must be a whole number of at least 1, got {batch_size!r}")
     if not any(attack.starts_at_input for attack in attacks.values()):
         # nothing to share (PGD, attacks on the predictions): the separate passes
-        return {"clean": predict_proba(model, X), **{
-            name: predict_proba(model, attack_array(model, X, y, attack, bounds, batch_size, seed))
+        return {"clean": predict_proba(model, X, batch_size), **{
+            name: predict_proba(model, attack_array(model, X, y, attack, bounds, batch_size, seed), batch_size)
             for name, attack in attacks.items()}}
     device = next(model.parameters()).device
     X_t = torch.as_tensor(X, dtype=torch.float32, device=device)
@@ -245,8 +245,27 @@ def attacked_probabilities(model: Classifier, X: np.ndarray, y: np.ndarray, atta
                                                  first_gradient=shared))
     out = {"clean": torch.cat(clean).cpu().numpy()}
     for name, parts in adversarial.items():
-        out[name] = predict_proba(model, torch.cat(parts).cpu().numpy())
+        out[name] = predict_proba(model, torch.cat(parts).cpu().numpy(), batch_size)
     return out
+
+
+def members_attacked_probabilities(models: list[Classifier], X: np.ndarray, y: np.ndarray,
+                                   attacks: dict[str, Attack], bounds: Bounds = None, batch_size: int = 512,
+                                   seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """:func:`attacked_probabilities` of K networks of one architecture (an ensemble's
+    members, :func:`tsimb.train.train_ensemble`) on the same series, in one pass: the
+    networks are stacked (:class:`tsimb.train.StackedMembers`), each series is repeated
+    once per network, and every forward and backward pass serves all K at once
+    (``batch_size`` series per network a pass). One dict per network, in order; for attacks
+    without a random start (Fawaz et al.'s FGSM and BIM) identical to attacking each network
+    alone up to floating-point rounding, while a random start is drawn once for the
+    stacked batch (another draw than alone, from the same distribution)."""
+    validate_series(X, y)
+    k = len(models)
+    stack = StackedMembers(models)
+    together = attacked_probabilities(stack, np.repeat(X, k, axis=0), np.repeat(y, k), attacks, bounds,
+                                      batch_size * k, seed)
+    return [{name: p[member::k] for name, p in together.items()} for member in range(k)]
 
 
 def accuracy_scores(probabilities: dict[str, np.ndarray], y: np.ndarray,

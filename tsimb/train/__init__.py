@@ -19,7 +19,7 @@ from .callbacks import (
     WarmupStepSchedule,
 )
 from .steps import ClassifierStep, Step
-from .ensemble import EnsembleStep, train_ensemble
+from .ensemble import EnsembleStep, StackedMembers, train_ensemble
 from .loop import (
     TrainingDivergedError,
     extract_features,
@@ -33,4 +33,4 @@ __all__ = ["METHODS", "Method", "PreparedRun", "Sampler", "Trained", "register",
            "RECIPES", "BaselineParams", "ClassicMethod", "FAWAZ_RESNET", "Budget", "Callback",
            "ClassWeights", "FitState", "History", "KeepBestWeights", "PlateauSchedule", "StepDecay",
            "WarmupStepSchedule", "TrainingDivergedError", "extract_features", "fit", "minibatches_per_epoch", "predict_proba",
-           "show_progress", "Step", "ClassifierStep", "EnsembleStep", "train_ensemble"]
+           "show_progress", "Step", "ClassifierStep", "EnsembleStep", "StackedMembers", "train_ensemble"]

@@ -218,5 +218,48 @@ def train_ensemble(method: Method, train: Dataset | Sequence[Dataset], *, model:
     return [Trained(run.step.model, history) for run, history in zip(prepared, ensemble.histories)]
 
 
+class StackedMembers(nn.Module):
+    """K trained networks of one architecture (an ensemble's members) evaluated as one
+    batched network, for scoring and attacking them in one pass
+    (:func:`tsimb.robustness.members_attacked_probabilities`).
+
+    The input interleaves the members: row ``i * K + k`` is series ``i`` for member ``k``
+    (``np.repeat(X, K, axis=0)``), so any batch of a multiple of K rows splits into K equal
+    parts; each part goes through its own member (``vmap`` over ``functional_call``, as
+    :class:`EnsembleStep` trains them) and the logits come back in the input's order. A
+    member's rows see only that member's weights, so a per-series attack on the stack is
+    the attack on each member. The weights are a snapshot taken here: train first, then
+    stack. Evaluation only (batch norm uses each member's running statistics)."""
+
+    def __init__(self, models: Sequence[nn.Module]) -> None:
+        super().__init__()
+        models = list(models)
+        if len(models) < 2:
+            raise ValueError(f"StackedMembers: stack at least two networks, got {len(models)}")
+        shapes = _parameter_shapes(models[0])
+        for k, other in enumerate(models[1:], start=1):
+            if type(other) is not type(models[0]) or _parameter_shapes(other) != shapes:
+                raise ValueError(f"StackedMembers: network {k} has another architecture than network 0")
+        self.members = nn.ModuleList(models)  # so the stack's device is the members'
+        self.parameter_names = [name for name, _ in models[0].named_parameters()]
+        self.buffer_names = [name for name, _ in models[0].named_buffers()]
+        self._weights = {name: torch.stack([m.get_parameter(name).detach() for m in models])
+                         for name in self.parameter_names}
+        self._weights.update({name: torch.stack([m.get_buffer(name) for m in models]) for name in self.buffer_names})
+        self._structure = [copy.deepcopy(models[0]).to("meta")]  # a list: not a registered submodule
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = len(self.members)
+        if self.training:
+            raise RuntimeError("StackedMembers evaluates trained networks only; call .eval() first")
+        if x.shape[0] % k:
+            raise ValueError(f"StackedMembers: a batch of {x.shape[0]} rows does not split among {k} members; "
+                             f"give a multiple of {k} rows (row i*{k}+k is series i for member k)")
+        network = self._structure[0].eval()
+        per_member = x.reshape(-1, k, *x.shape[1:]).transpose(0, 1)  # (K, n, ...)
+        logits = vmap(lambda weights, xb: functional_call(network, weights, (xb,)))(self._weights, per_member)
+        return logits.transpose(0, 1).reshape(x.shape[0], -1)
+
+
 def _parameter_shapes(model: nn.Module) -> list[tuple[str, tuple[int, ...]]]:
     return [(name, tuple(p.shape)) for name, p in model.named_parameters()]
