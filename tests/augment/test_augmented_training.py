@@ -233,7 +233,14 @@ def test_masking_more_checks_each_other_grid_once():
                            "time_unit": c["augment"].get("time_unit", s.augment.time_unit)} for c in bare])
     labels = table.apply(chapter.checked_network, axis=1)
     assert set(labels) == {"imbalanced", f"{s.long_epochs} epochs", *(f"β={b:g}" for b in s.betas),
-                           "time per series", "more sets"}
+                           "time per series", "other sets"}
+    # the closer look: one network per entry, a checked network with the probe asked for
+    probed = grids["masking-probe"]
+    assert len(probed) == len(s.masking_probed) and {c["probe"] for c in probed} == {"gradient-free"}
+    checked = {config_key(c) for name in ("masking-beyond", "masking-more") for c in grids[name]}
+    assert {config_key({k: v for k, v in c.items() if k != "probe"}) for c in probed} <= checked
+    with pytest.raises(ValueError, match="masking_probed names 1 networks but 0"):
+        chapter.build_grids(replace(s, masking_probed=(("masking-more", "imbalanced", "Coffee", "none"),)))
 
 
 def test_profiles_share_code_and_train_every_method_under_fawaz_protocol():

@@ -28,7 +28,7 @@ from ..data import Dataset, Imbalance, class_halves
 from ..evaluation import Claim, evaluate
 from ..methods import METHODS, Trained
 from ..robustness import (FAWAZ_BIM, FAWAZ_FGSM, MaskingChecks, accuracy_scores, attacked_probabilities,
-                          masking_checks, members_attacked_probabilities)
+                          gradient_free_sweep, masking_checks, members_attacked_probabilities)
 from ..train import FAWAZ_RESNET, Budget
 from .experiment import Experiment, imbalanced_split
 
@@ -75,6 +75,10 @@ class ODEAugmentationSettings:
     # only ``masking_costly_methods``
     masking_more_seeds: tuple[int, ...] = (0,)
     masking_costly_methods: tuple[str, ...] = ("out-sign-grad",)
+    # a closer look (tsimb.robustness.gradient_free_sweep) at networks the checks flagged, with
+    # a `none` network beside them, at seed ``masking_seeds[0]``: (grid, network as
+    # checked_network names it, dataset, method)
+    masking_probed: tuple[tuple[str, str, str, str], ...] = ()
     # a smaller step bound beta for ``beta_methods`` on the paper set (the paper's is 0.33):
     # does the augmentation's loss of clean accuracy shrink with its step?
     betas: tuple[float, ...] = ()
@@ -109,6 +113,15 @@ SETTINGS = {
         long_epochs=1500,
         betas=(0.1,),
         masking_beyond_seeds=(0, 1),
+        # the networks of seed 0 whose accuracy at eps 1 stayed above 2% (the sweep's check),
+        # chosen after the checks ran, and the `none` networks of the same sets
+        masking_probed=(("masking-beyond", "other sets", "ItalyPowerDemand", "none"),
+                        ("masking-beyond", "other sets", "ItalyPowerDemand", "out-sign-grad"),
+                        ("masking-more", "imbalanced", "ItalyPowerDemand", "none"),
+                        ("masking-more", "imbalanced", "ItalyPowerDemand", "out-sign-grad"),
+                        ("masking-more", "time per series", "TwoLeadECG", "out-sign-grad"),
+                        ("masking-more", "imbalanced", "GunPoint", "none"),
+                        ("masking-more", "imbalanced", "GunPoint", "spec-den")),
     ),
     "full": ODEAugmentationSettings(
         # the paper's eight sets (Table I); 50Words is FiftyWords in the 2018 archive
@@ -183,7 +196,8 @@ def score_masking(config: dict, model, train: Dataset, test: Dataset) -> dict[st
     """The gradient-masking checks (:func:`tsimb.robustness.masking_checks`) of a run's
     model on a fixed stratified subset of the test split, with transfer attacks crafted on
     the uncorrected reference network of the same seed (trained here again), as
-    ``masking_<check>`` metrics."""
+    ``masking_<check>`` metrics; with ``probe: "gradient-free"``, the closer look of
+    :func:`tsimb.robustness.gradient_free_sweep` too."""
     stored = config["masking"]
     checks = MaskingChecks(**{**stored, "sweep": tuple(stored["sweep"])})
     subset = evaluation_subset(test, config["masking_size"], seed=0)
@@ -194,6 +208,8 @@ def score_masking(config: dict, model, train: Dataset, test: Dataset) -> dict[st
                                  settings=method.settings_from_config(reference_config),
                                  seed=config["seed"]).classifier
     found = masking_checks(model, subset.X, subset.y, reference=reference, checks=checks, seed=config["seed"])
+    if config.get("probe") == "gradient-free":
+        found.update(gradient_free_sweep(model, subset.X, subset.y, checks))
     return {f"masking_{name}": value for name, value in found.items()}
 
 
@@ -280,13 +296,25 @@ def build_grids(s: ODEAugmentationSettings) -> dict[str, list[dict]]:
              if c["method"] in s.masking_costly_methods]
     out["masking-more"] = list({json.dumps(c, sort_keys=True): checked(c) for c in more
                                 if c["seed"] in s.masking_more_seeds}.values())
+    out["masking-probe"] = [{**c, "probe": "gradient-free"} for grid, network, dataset, method in s.masking_probed
+                            for c in out[grid] if c["seed"] == s.masking_seeds[0] and c["dataset"] == dataset
+                            and c["method"] == method and checked_network(_network_columns(c)) == network]
+    if len(out["masking-probe"]) != len(s.masking_probed):
+        raise ValueError(f"masking_probed names {len(s.masking_probed)} networks but {len(out['masking-probe'])} "
+                         "configurations match; name each (grid, network, dataset, method) of one run")
     return out
+
+
+def _network_columns(config: dict) -> dict:
+    return {"imbalance": config["imbalance"], "epochs": config["budget"]["epochs"],
+            "beta": config["augment"].get("beta", AugmentSettings.beta),
+            "time_unit": config["augment"].get("time_unit", AugmentSettings.time_unit)}
 
 
 def checked_network(run: pd.Series) -> str:
     """Which grid's network a row of the ``masking-more`` grid checked, from its configuration
-    columns (dataset, imbalance, epochs, beta, time_unit): "imbalanced", "1500 epochs",
-    "β=0.1", "time per series" or "more sets"."""
+    columns (imbalance, epochs, beta, time_unit): "imbalanced", "1500 epochs", "β=0.1",
+    "time per series", or "other sets" (the paper's settings on another data set)."""
     if run["imbalance"] != "none":
         return "imbalanced"
     if run["epochs"] != SETTINGS["quick"].budget.epochs:
@@ -295,7 +323,7 @@ def checked_network(run: pd.Series) -> str:
         return f"β={run['beta']:g}"
     if run["time_unit"] != AugmentSettings.time_unit:
         return f"time per {run['time_unit']}"
-    return "more sets"
+    return "other sets"
 
 
 PUBLISHED = Path(__file__).parent / "published" / "sarkar2023_tables_1_3.csv"

@@ -19,7 +19,7 @@ from .attacks import (
            robust_accuracy,
 )
 from .gradients import loss_gradient
-from .masking import MaskingChecks, masking_checks, survives
+from .masking import MaskingChecks, gradient_free_sweep, masking_checks, survives, towards_other_class
 from .training import (  # noqa: E402  (registers the adversarial-training methods)
     NORMED_HEAD,
     VARIANTS,
@@ -32,7 +32,8 @@ from .training import (  # noqa: E402  (registers the adversarial-training metho
 
 __all__ = ["FAWAZ_BIM", "FAWAZ_FGSM", "Attack", "accuracy_scores", "attack_array", "attacked_probabilities", "bim", "fgsm",
            "members_attacked_probabilities", "perturb", "pgd",
-           "robust_accuracy", "loss_gradient", "MaskingChecks", "masking_checks", "survives", "NORMED_HEAD", "VARIANTS", "AdversarialMethod",
+           "robust_accuracy", "loss_gradient", "MaskingChecks", "masking_checks", "survives",
+           "gradient_free_sweep", "towards_other_class", "NORMED_HEAD", "VARIANTS", "AdversarialMethod",
            "AdversarialSettings", "AdversarialStep", "adversarial_scores", "paper_l2_eps"]
 
 from . import imbmix  # noqa: E402,F401  (registers Imb-Mix and its mixing baselines)
