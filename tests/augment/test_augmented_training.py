@@ -233,7 +233,7 @@ def test_masking_more_checks_each_other_grid_once():
                            "time_unit": c["augment"].get("time_unit", s.augment.time_unit)} for c in bare])
     labels = table.apply(chapter.checked_network, axis=1)
     assert set(labels) == {"imbalanced", f"{s.long_epochs} epochs", *(f"β={b:g}" for b in s.betas),
-                           "time per series", "other sets"}
+                           "time per series", "balanced"}
     # the closer look: one network per entry, a checked network with the probe asked for
     probed = grids["masking-probe"]
     assert len(probed) == len(s.masking_probed) and {c["probe"] for c in probed} == {"gradient-free"}
