@@ -146,8 +146,9 @@ class Experiment:
     def run_ensemble(self, configs: Sequence[Config]) -> list[RunOutput]:
         """Train and score configurations that differ only in their seed as one batched
         model (:func:`tsimb.train.train_ensemble`), each scored as :meth:`run_one` scores
-        it (together, where the chapter gives ``score_members``); the outputs are in the order of ``configs`` and match :meth:`run_one`'s up to
-        floating-point rounding (amplified, as any change of numerics is, over a long run).
+        it (together, where the chapter gives ``score_members``); the outputs are in the
+        order of ``configs`` and match :meth:`run_one`'s up to floating-point rounding
+        (amplified, as any change of numerics is, over a long run).
         Where it pays: on a GPU, whose kernels the reference protocol's small batches leave
         idle (``python -m tsimb bench --ensemble K`` measures it)."""
         configs = [dict(c) for c in configs]
