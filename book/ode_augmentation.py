@@ -793,7 +793,7 @@ for_reader(claims_table(masking_claims).drop(columns="paper"))
 # %% tags=["remove-input"]
 masking_more = experiment.run(PROFILE, "masking-more", progress=True)
 checks_more, flags_more = split_masking(masking_more)
-checks_more = checks_more.assign(network=checks_more.apply(checked_network, axis=1))
+checks_more = checks_more.assign(network=checks_more.apply(checked_network, axis=1, epochs=BUDGET.epochs))
 # rows in the grid's order, `none` first within each set
 checks_more = checks_more.assign(**{column: pd.Categorical(checks_more[column], ordered=True, categories=list(
     dict.fromkeys(["none", *SETTINGS.methods, *checks_more[column]] if column == "method" else checks_more[column])))
@@ -811,7 +811,8 @@ for_reader(checks_more_shown, labels=masking_labels)
 glue("masking-more-seeds", ", ".join(str(s) for s in SETTINGS.masking_more_seeds), display=False)
 glue("n-masking-more", len(checks_more_means), display=False)
 glue("masking-more-flagged", "; ".join(
-    f"{checked_network(run)}, {run['dataset']} {run['method']} ({run['metric']})" for _, run in flags_more.iterrows())
+    f"{checked_network(run, BUDGET.epochs)}, {run['dataset']} {run['method']} ({run['metric']})"
+    for _, run in flags_more.iterrows())
      or "none", display=False)
 bim_over_strongest = checks_more_means["bim"] - checks_more_means["strongest"]
 glue("more-bim-minus-strongest-max", float(bim_over_strongest.max()), display=False)
@@ -854,7 +855,7 @@ probe = experiment.run(PROFILE, "masking-probe", progress=True)
 probe_rows = split_masking(probe)[0]
 probe_rows = probe_rows[probe_rows["metric"].str.match(r"(eps|gradient_free|worst)_")]
 probe_parts = probe_rows["metric"].str.rsplit("_", n=1, expand=True)  # attack, radius
-probe_table = (probe_rows.assign(network=probe_rows.apply(checked_network, axis=1),
+probe_table = (probe_rows.assign(network=probe_rows.apply(checked_network, axis=1, epochs=BUDGET.epochs),
                                  radius=probe_parts[1].astype(float),
                                  attack=probe_parts[0].map({"eps": "gradient", "gradient_free": "gradient-free",
                                                             "worst": "both"}))

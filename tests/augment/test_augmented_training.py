@@ -231,7 +231,7 @@ def test_masking_more_checks_each_other_grid_once():
     table = pd.DataFrame([{"imbalance": c["imbalance"], "epochs": c["budget"]["epochs"],
                            "beta": c["augment"].get("beta", s.augment.beta),
                            "time_unit": c["augment"].get("time_unit", s.augment.time_unit)} for c in bare])
-    labels = table.apply(chapter.checked_network, axis=1)
+    labels = table.apply(chapter.checked_network, axis=1, epochs=s.budget.epochs)
     assert set(labels) == {"imbalanced", f"{s.long_epochs} epochs", *(f"β={b:g}" for b in s.betas),
                            "time per series", "balanced"}
     # the closer look: one network per entry, a checked network with the probe asked for

@@ -16,6 +16,7 @@ them with Fawaz's published numbers; one protocol for all isolates the augmentat
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -298,27 +299,32 @@ def build_grids(s: ODEAugmentationSettings) -> dict[str, list[dict]]:
                                 if c["seed"] in s.masking_more_seeds}.values())
     out["masking-probe"] = [{**c, "probe": "gradient-free"} for grid, network, dataset, method in s.masking_probed
                             for c in out[grid] if c["seed"] == s.masking_seeds[0] and c["dataset"] == dataset
-                            and c["method"] == method and checked_network(_network_columns(c)) == network]
+                            and c["method"] == method
+                            and checked_network(_network_columns(c), s.budget.epochs) == network]
     if len(out["masking-probe"]) != len(s.masking_probed):
         raise ValueError(f"masking_probed names {len(s.masking_probed)} networks but {len(out['masking-probe'])} "
                          "configurations match; name each (grid, network, dataset, method) of one run")
     return out
 
 
+# the tidy table's columns computed from each configuration (Experiment.derived)
+DERIVED = {"epochs": lambda config: config["budget"]["epochs"],
+           "time_unit": lambda config: config["augment"].get("time_unit", AugmentSettings.time_unit),
+           "beta": lambda config: config["augment"].get("beta", AugmentSettings.beta)}
+
+
 def _network_columns(config: dict) -> dict:
-    return {"imbalance": config["imbalance"], "epochs": config["budget"]["epochs"],
-            "beta": config["augment"].get("beta", AugmentSettings.beta),
-            "time_unit": config["augment"].get("time_unit", AugmentSettings.time_unit)}
+    return {"imbalance": config["imbalance"], **{name: column(config) for name, column in DERIVED.items()}}
 
 
-def checked_network(run: pd.Series) -> str:
+def checked_network(run: Mapping, epochs: int) -> str:
     """Which grid's network a row of the ``masking-more`` grid checked, from its configuration
-    columns (imbalance, epochs, beta, time_unit): "imbalanced", "1500 epochs" (against the
-    quick profile's epochs), "β=0.1", "time per series", or "balanced" (the paper's
-    settings, on another data set than the paper grid's)."""
+    columns (imbalance, epochs, beta, time_unit) and the profile's budget ``epochs``:
+    "imbalanced", "1500 epochs" (a budget other than the profile's), "β=0.1", "time per
+    series", or "balanced" (the paper's settings, on another data set than the paper grid's)."""
     if run["imbalance"] != "none":
         return "imbalanced"
-    if run["epochs"] != SETTINGS["quick"].budget.epochs:
+    if run["epochs"] != epochs:
         return f"{run['epochs']:g} epochs"
     if run["beta"] != AugmentSettings.beta:
         return f"β={run['beta']:g}"
@@ -424,8 +430,6 @@ EXPERIMENT = Experiment(
     used_datasets=used_datasets, score=score, score_members=score_members, split=split, model_key="classifier",
     bookkeeping=("chapter", "version", "budget", "ode_budget", "augment", "test_size", "classifier", "masking",
                  "masking_size"),
-    derived={"epochs": lambda config: config["budget"]["epochs"],
-             "time_unit": lambda config: config["augment"].get("time_unit", AugmentSettings.time_unit),
-             "beta": lambda config: config["augment"].get("beta", AugmentSettings.beta)},
+    derived=DERIVED,
     reference_method=REFERENCE_METHOD, own_methods=OWN_METHODS, claims=CLAIMS, paper_results=paper_results,
 )

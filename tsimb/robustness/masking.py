@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..data import validate_series
 from ..models import Classifier
 from ..runtime import evaluating
 from ..train import predict_proba
@@ -131,6 +132,7 @@ def towards_other_class(model: Classifier, X: np.ndarray, y: np.ndarray, eps: fl
     ``x + clip(t - x, -eps, eps)``, and survives only if the model keeps its label at every
     such point (and on ``x`` itself). It needs no gradient, so masking cannot hide from it;
     it only tries these directions, so it bounds robust accuracy from above, as any attack."""
+    validate_series(X, y)
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y)
     if not np.isfinite(eps) or eps <= 0:

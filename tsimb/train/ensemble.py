@@ -66,14 +66,11 @@ class EnsembleStep(Step):
         if len(member_callbacks) != len(members):
             raise ValueError(f"{len(members)} members but {len(member_callbacks)} lists of callbacks")
         first = members[0]
-        shapes = _parameter_shapes(first.model)
         if any(isinstance(module, nn.Dropout) for module in first.model.modules()):
             raise ValueError(f"{type(first.model).__name__} has dropout, whose masks an ensemble would draw in "
                              "another order than the runs alone; train its runs one by one")
+        _check_one_architecture([member.model for member in members], "ensemble member")
         for k, member in enumerate(members[1:], start=1):
-            if type(member.model) is not type(first.model) or _parameter_shapes(member.model) != shapes:
-                raise ValueError(f"ensemble member {k} has another architecture than member 0; members must share "
-                                 "the network (same model name, channels, classes and length)")
             if member.n != first.n or member.device != first.device:
                 raise ValueError(f"ensemble member {k} trains on {member.n} series on {member.device}, member 0 on "
                                  f"{first.n} on {first.device}; members must share the data size and device")
@@ -236,10 +233,7 @@ class StackedMembers(nn.Module):
         models = list(models)
         if len(models) < 2:
             raise ValueError(f"StackedMembers: stack at least two networks, got {len(models)}")
-        shapes = _parameter_shapes(models[0])
-        for k, other in enumerate(models[1:], start=1):
-            if type(other) is not type(models[0]) or _parameter_shapes(other) != shapes:
-                raise ValueError(f"StackedMembers: network {k} has another architecture than network 0")
+        _check_one_architecture(models, "stacked network")
         self.members = nn.ModuleList(models)  # so the stack's device is the members'
         self.parameter_names = [name for name, _ in models[0].named_parameters()]
         self.buffer_names = [name for name, _ in models[0].named_buffers()]
@@ -259,6 +253,14 @@ class StackedMembers(nn.Module):
         per_member = x.reshape(-1, k, *x.shape[1:]).transpose(0, 1)  # (K, n, ...)
         logits = vmap(lambda weights, xb: functional_call(network, weights, (xb,)))(self._weights, per_member)
         return logits.transpose(0, 1).reshape(x.shape[0], -1)
+
+
+def _check_one_architecture(models: Sequence[nn.Module], noun: str) -> None:
+    shapes = _parameter_shapes(models[0])
+    for k, other in enumerate(models[1:], start=1):
+        if type(other) is not type(models[0]) or _parameter_shapes(other) != shapes:
+            raise ValueError(f"{noun} {k} has another architecture than {noun} 0; they must share the network "
+                             "(same model name, channels, classes and length)")
 
 
 def _parameter_shapes(model: nn.Module) -> list[tuple[str, tuple[int, ...]]]:
