@@ -75,11 +75,11 @@ from tsimb.augment import (
 )
 from tsimb.booktools import glue
 from tsimb.evaluation import beside_paper, check_claims, claims_table, flag_runs, gains
-from tsimb.experiments import (format_summary, provenance_line, resolve_profile, running_note, stored_seconds,
-                               stored_traces, summarise)
+from tsimb.experiments import (format_summary, provenance_line, resolve_profile, running_note, stored_provenance,
+                               stored_seconds, stored_traces, summarise)
 from tsimb.experiments import experiment as chapter_experiment
-from tsimb.experiments.ode_augmentation import (BUDGET_CLAIMS, MASKING_CLAIMS, STEP_CLAIMS, TIME_UNIT_METHODS,
-                                                checked_network, split_masking, step_label)
+from tsimb.experiments.ode_augmentation import (BUDGET_CLAIMS, MASKING_CLAIMS, MASKING_LONG_CLAIMS, STEP_CLAIMS,
+                                                TIME_UNIT_METHODS, checked_network, split_masking, step_label)
 from tsimb.methods import METHODS
 from tsimb.models import derivative, derivative_agreement, finite_difference, fit_odenet
 from tsimb.plots import (
@@ -106,7 +106,8 @@ Markdown(running_note("ode-augmentation", PROFILE) + f"""
 
 Settings of this profile: the paper's data sets {', '.join(SETTINGS.datasets)} (every method)
 {f"and {', '.join(SETTINGS.more_datasets)} ({len(SETTINGS.more_methods)} methods)" if SETTINGS.more_datasets else ""} and, beyond
-the paper, {', '.join(SETTINGS.beyond_datasets)}; {len(SETTINGS.seeds)} seeds. Classifier:
+the paper, {', '.join([*SETTINGS.beyond_datasets, *SETTINGS.larger_datasets])}; {len(SETTINGS.seeds)} seeds{
+f" ({', '.join(SETTINGS.larger_datasets)}: {len(SETTINGS.larger_seeds)})" if SETTINGS.larger_datasets else ""}. Classifier:
 ResNet under Fawaz et al.'s protocol, {BUDGET.epochs} epochs, batch
 $\\lfloor\\min(n/10, {BUDGET.batch_size})\\rfloor$, Adam at {BUDGET.lr:g}, halved after
 {BUDGET.plateau_patience} flat epochs (down to {BUDGET.min_lr:g}), the weights of the lowest
@@ -653,9 +654,73 @@ for_reader(claims_table(budget_claims).drop(columns="paper"))
 # {glue:text}`short-epochs` epochs.
 #
 # Are the longer runs' gains robustness? The gradient-masking checks of "Is the robustness
-# real?" below, on seed {glue:text}`masking-more-seeds`'s network at {glue:text}`long-epochs`
-# epochs (a fixed subset of {glue:text}`masking-size` test series): {glue:text}`long-masking`;
-# {glue:text}`long-masking-reading`.
+# real?" below, on the {glue:text}`long-epochs`-epoch networks of `none` and
+# {glue:text}`long-checked-methods` at {glue:text}`n-masking-long-seeds` seeds, each trained
+# again (accuracy, %, mean ± sd over seeds, on a fixed subset of {glue:text}`masking-size`
+# test series; *strongest* counts a series only if it survives every attack, BIM crafted
+# on `none` included):
+
+# %% tags=["remove-input"]
+masking_labels = {"fgsm": "FGSM", "bim": "BIM", "pgd": f"PGD-{SETTINGS.masking.pgd_steps} x{SETTINGS.masking.restarts}",
+                  "transfer_bim": "BIM from none", **{f"eps_{e:g}": f"eps {e:g}" for e in SETTINGS.masking.sweep}}
+masking_long = experiment.run(PROFILE, "masking-long", progress=True)
+long_check_rows, _ = split_masking(masking_long)
+long_check_stats = summarise(long_check_rows, ["method"], list(dict.fromkeys(long_check_rows["metric"])))
+long_checked_methods = ["none", *SETTINGS.masking_costly_methods]
+for_reader(format_summary(long_check_stats, ["method"], digits=1, scale=100).reindex(long_checked_methods)
+           [["clean", "fgsm", "bim", "pgd", "transfer_bim", "strongest"]], labels=masking_labels)
+
+# %% tags=["remove-cell"]
+long_check_means = long_check_stats.pivot(index="method", columns="metric", values="mean") * 100
+glue("n-masking-long-seeds", masking_long["seed"].nunique(), display=False)
+glue("long-checked-methods", ", ".join(f"`{m}`" for m in SETTINGS.masking_costly_methods), display=False)
+glue("long-masking", "; ".join(
+    f"{method} keeps {row['bim']:.1f}% under BIM, {row['transfer_bim']:.1f}% under BIM crafted on none, "
+    f"{row['pgd']:.1f}% under PGD and {row['strongest']:.1f}% under every attack at once (`none`: "
+    f"{long_check_means.loc['none', 'bim']:.1f}% and {long_check_means.loc['none', 'strongest']:.1f}%)"
+    for method, row in long_check_means.drop(index="none").iterrows()), display=False)
+long_gap = long_check_means["bim"] - long_check_means["strongest"]
+glue("long-masking-reading",
+     "so part of the robustness that BIM measures at this budget is the attack missing, not the network resisting"
+     if (long_gap.drop(index="none") > 100 * SETTINGS.masking.tolerance).any() else
+     "so BIM's number stands under the stronger attacks", display=False)
+long_masking_claims = check_claims(
+    masking_long.assign(method=[f"{m}@{e}" for m, e in zip(masking_long["method"], masking_long["epochs"])]),
+    MASKING_LONG_CLAIMS)
+# the checks train each network again: the same network where it ran on as many threads as
+# the long grid's run, another one (1500 epochs of different rounding) where not
+long_threads = (stored_provenance("ode-augmentation", PROFILE, grids=["long", "masking-long"], fields=("threads",),
+                                  dataset=name).fillna({"kind": "long"})
+                .pivot_table(index=["method", "seed"], columns="kind", values="threads"))
+long_bim = pd.DataFrame({grid: runs[runs["metric"] == "bim_accuracy"].set_index(["method", "seed"])["value"] * 100
+                         for grid, runs in (("long", long), ("masking", masking_long))}).dropna()
+long_same = (long_threads.loc[long_bim.index, "long"] == long_threads.loc[long_bim.index, "masking"])
+glue("n-long-rechecked", len(long_bim), display=False)
+glue("n-long-same-threads", int(long_same.sum()), display=False)
+glue("long-same-identical", "identical" if (long_bim.loc[long_same, "long"] == long_bim.loc[long_same, "masking"]).all()
+     else "not identical", display=False)
+glue("long-other-threads", "; ".join(
+    f"`{method}` seed {seed:.0f}, BIM {row['long']:.1f}% on {long_threads.loc[(method, seed), 'long']:.0f} threads "
+    f"and {row['masking']:.1f}% on {long_threads.loc[(method, seed), 'masking']:.0f}"
+    for (method, seed), row in long_bim[~long_same].iterrows()) or "none", display=False)
+glue("long-strongest-verdicts", "; ".join(
+    f"{claim['claim']}: {100 * claim['our_difference']:+.1f} points [{100 * claim['ci_low']:+.1f}, "
+    f"{100 * claim['ci_high']:+.1f}], p = {claim['p_value']:.2g}, {claim['verdict']}"
+    for _, claim in long_masking_claims.iterrows()), display=False)
+
+# %% [markdown]
+# On these runs {glue:text}`long-masking`; {glue:text}`long-masking-reading`. Tested against
+# the strongest attack (paired by seed; 95% interval, one-sided p):
+# {glue:text}`long-strongest-verdicts`.
+#
+# The checks train each network again. Of the {glue:text}`n-long-rechecked` networks,
+# {glue:text}`n-long-same-threads` ran on as many threads as their run in the table above,
+# and their accuracies on the whole test set are {glue:text}`long-same-identical`. The others
+# ran on another number of threads, which changes the order of floating-point sums, and over
+# 1,500 epochs those differences grow into another network: {glue:text}`long-other-threads`
+# (on the whole test set). A seed fixes a 1,500-epoch network only together with the thread
+# count, so each run records its own in its provenance and `tsimb verify` replays it with
+# that count.
 
 # %% [markdown]
 # ### The ODE's time unit
@@ -737,8 +802,6 @@ masking_grid = experiment.run(PROFILE, "masking", progress=True)
 masking_rows, masking_flags = split_masking(masking_grid)
 masking_stats = summarise(masking_rows, ["method"], list(dict.fromkeys(masking_rows["metric"])))
 masking_table = format_summary(masking_stats, ["method"], digits=1, scale=100).reindex(SETTINGS.masking_methods)
-masking_labels = {"fgsm": "FGSM", "bim": "BIM", "pgd": f"PGD-{SETTINGS.masking.pgd_steps} x{SETTINGS.masking.restarts}",
-                  "transfer_bim": "BIM from none", **{f"eps_{e:g}": f"eps {e:g}" for e in SETTINGS.masking.sweep}}
 for_reader(masking_table[["clean", "fgsm", "bim", "pgd", "transfer_bim", "strongest"]], labels=masking_labels)
 
 # %% [markdown]
@@ -817,16 +880,6 @@ glue("masking-more-flagged", "; ".join(
 bim_over_strongest = checks_more_means["bim"] - checks_more_means["strongest"]
 glue("more-bim-minus-strongest-max", float(bim_over_strongest.max()), display=False)
 glue("more-bim-minus-strongest-which", "{}, {} {}".format(*bim_over_strongest.idxmax()), display=False)
-# the 1500-epoch networks, for the budget section above
-long_checked = checks_more_means.xs(f"{SETTINGS.long_epochs} epochs", level="network")
-glue("long-masking", "; ".join(
-    f"{method} on {data}: BIM {row['bim']:.1f}%, BIM crafted on none {row['transfer_bim']:.1f}%, "
-    f"PGD {row['pgd']:.1f}%, every attack at once {row['strongest']:.1f}%"
-    for (data, method), row in long_checked.iterrows()), display=False)
-glue("long-masking-reading",
-     "so part of the robustness that BIM measures at this budget is the attack missing, not the network resisting"
-     if ((long_checked["bim"] - long_checked["strongest"]) > 100 * SETTINGS.masking.tolerance).any() else
-     "so BIM's number stands under the stronger attacks", display=False)
 glue("more-pgd-minus-bim-max", float((checks_more_means["pgd"] - checks_more_means["bim"]).max()), display=False)
 glue("more-max-acc-largest-eps", float(checks_more_means[f"eps_{max(SETTINGS.masking.sweep):g}"].max()),
      display=False)
@@ -935,10 +988,14 @@ for_reader(claims_table(claims))
 #
 # Does Out-Sign-Grad's robustness gain hold on data the paper did not use? The same
 # protocol, `none` against `out-sign-grad`, {glue:text}`n-seeds` seeds, on
-# {glue:text}`n-beyond` small sets of the archives: {glue:text}`beyond-datasets`.
+# {glue:text}`n-beyond` small sets of the archives: {glue:text}`beyond-datasets`; and, with
+# {glue:text}`n-larger-seeds` seeds, on {glue:text}`larger-datasets`, which trains on batches of
+# {glue:text}`larger-batch` series where the small sets train on 2 to 6 (the protocol's
+# batch is a tenth of the training set, at most 64).
 
 # %% tags=["remove-input"]
-beyond = experiment.run(PROFILE, "beyond", progress=True)
+beyond = pd.concat([experiment.run(PROFILE, "beyond", progress=True),
+                    experiment.run(PROFILE, "beyond-larger", progress=True)])
 both = pd.concat([table[table["method"].isin(SETTINGS.beyond_methods)], beyond])
 beyond_gain = gains(both.query("metric in @METRICS"))
 beyond_table = (beyond_gain.groupby(["dataset", "metric"])["gain"].agg(["mean", "std"])
@@ -948,14 +1005,18 @@ beyond_table = (beyond_table["mean"].map("{:+.1f}".format) + " ± " + beyond_tab
 beyond_claims = pd.concat(
     check_claims(both[both["dataset"] == d], [c for c in experiment.claims if c.better == "out-sign-grad"
                                               and c.worse == "none"]).assign(dataset=d)
-    for d in [*SETTINGS.datasets, *SETTINGS.beyond_datasets])
+    for d in [*SETTINGS.datasets, *SETTINGS.beyond_datasets, *SETTINGS.larger_datasets])
 display(Markdown("`out-sign-grad` minus `none`, points, mean ± sd over seeds:"), for_reader(beyond_table),
         Markdown("The paper's claims about `out-sign-grad` against `none`, per data set:"),
         for_reader(beyond_claims.pivot(index="claim", columns="dataset", values="verdict")))
 
 # %% tags=["remove-cell"]
 glue("n-beyond", len(SETTINGS.beyond_datasets), display=False)
-beyond_only = beyond_claims[beyond_claims["dataset"].isin(SETTINGS.beyond_datasets)]
+glue("larger-datasets", ", ".join(SETTINGS.larger_datasets), display=False)
+glue("n-larger-seeds", len(SETTINGS.larger_seeds), display=False)
+glue("larger-batch", " and ".join(str(BUDGET.batch_size_for(len(tsimb.load_train_test(d)[0].y)))
+                                  for d in SETTINGS.larger_datasets), display=False)
+beyond_only = beyond_claims[beyond_claims["dataset"].isin([*SETTINGS.beyond_datasets, *SETTINGS.larger_datasets])]
 bim_verdicts = beyond_only[beyond_only["metric"] == "bim_accuracy"].set_index("dataset")["verdict"]
 clean_verdicts = beyond_only[beyond_only["metric"] == "clean_accuracy"].set_index("dataset")["verdict"]
 glue("beyond-bim-supported", ", ".join(bim_verdicts.index[bim_verdicts == "supported"]) or "no set", display=False)
@@ -963,9 +1024,26 @@ glue("beyond-bim-not", ", ".join(bim_verdicts.index[bim_verdicts != "supported"]
 glue("beyond-clean-kept", ", ".join(clean_verdicts.index[clean_verdicts == "supported"]) or "no set", display=False)
 glue("beyond-clean-lost", ", ".join(clean_verdicts.index[clean_verdicts == "contradicted"]) or "no set",
      display=False)
-beyond_flags = flag_runs(both[both["method"] == "out-sign-grad"], "clean_accuracy", ["dataset", "method"])
-glue("beyond-flagged", "; ".join(f"{d} seed {s}" for d, s in zip(beyond_flags["dataset"], beyond_flags["seed"]))
+beyond_flags = flag_runs(both, "clean_accuracy", ["dataset", "method"])
+glue("beyond-flagged", "; ".join(f"{d} `{m}` seed {s}" for d, m, s in
+                                 zip(beyond_flags["dataset"], beyond_flags["method"], beyond_flags["seed"]))
      if len(beyond_flags) else "none", display=False)
+# did a flagged run fail to fit? Its lowest training loss beside its seed siblings'
+lowest_loss = (stored_traces("ode-augmentation", PROFILE, grids=["paper", "beyond", "beyond-larger"])
+               .groupby(["dataset", "method", "seed"])["loss"].min())
+glue("beyond-flagged-loss", "; ".join(
+    f"{d} `{m}` seed {seed}: {lowest_loss[(d, m, seed)]:.3f}, its siblings "
+    + ", ".join(f"{v:.3f}" for v in lowest_loss[(d, m)].drop(index=seed))
+    for d, m, seed in zip(beyond_flags["dataset"], beyond_flags["method"], beyond_flags["seed"])) or "none",
+     display=False)
+larger_clean = (beyond[beyond["dataset"].isin(SETTINGS.larger_datasets) & (beyond["metric"] == "clean_accuracy")]
+                .groupby(["dataset", "method"])["value"].agg(["mean", "min"]) * 100)
+larger_constant = {d: 100 * np.bincount(tsimb.load_train_test(d)[1].y).max() / len(tsimb.load_train_test(d)[1].y)
+                   for d in SETTINGS.larger_datasets}
+glue("larger-clean", "; ".join(
+    f"{d}: " + ", ".join(f"`{m}` {larger_clean.loc[(d, m), 'mean']:.1f}% (lowest seed {larger_clean.loc[(d, m), 'min']:.1f}%)"
+                         for m in SETTINGS.beyond_methods) + f", a constant predictor {larger_constant[d]:.1f}%"
+    for d in SETTINGS.larger_datasets), display=False)
 clean_change = beyond_gain[beyond_gain["metric"] == "clean_accuracy"].groupby("dataset")["gain"]
 glue("beyond-worst-clean", f"{100 * clean_change.min().min():+.1f} points ({clean_change.min().idxmin()})",
      display=False)
@@ -976,7 +1054,10 @@ glue("beyond-worst-clean", f"{100 * clean_change.min().min():+.1f} points ({clea
 # {glue:text}`beyond-clean-kept` and contradicted (clean accuracy significantly more than a
 # point lower) on {glue:text}`beyond-clean-lost`; the worst single seed's clean change against
 # `none` is {glue:text}`beyond-worst-clean`, and runs flagged as broken (clean accuracy 20
-# points under their siblings' median, or one class predicted): {glue:text}`beyond-flagged`.
+# points under their siblings' median, or one class predicted): {glue:text}`beyond-flagged`
+# (the lowest training loss of each, beside its seed siblings': {glue:text}`beyond-flagged-loss`).
+# Clean accuracy with the largest batches ({glue:text}`larger-datasets`; mean over seeds):
+# {glue:text}`larger-clean`.
 # Where Out-Sign-Grad does lose clean accuracy (single seeds of TwoLeadECG, and
 # {glue:text}`more-datasets` above), one reading is the known price of adversarial training,
 # which Out-Sign-Grad is in effect: its copies move up to $\beta = 0.33$ along the loss
@@ -1286,9 +1367,10 @@ for metric in ("fgsm_accuracy", "bim_accuracy"):
 #   {glue:text}`long-none-fgsm_accuracy-gain:+.1f` points over {glue:text}`short-epochs`
 #   epochs and `out-sign-grad` by {glue:text}`long-out-sign-grad-fgsm_accuracy-gain:+.1f`;
 #   {glue:text}`n-budget-supported` of the {glue:text}`n-budget-claims` "longer training
-#   raises robustness" tests are supported. The masking checks of one
-#   {glue:text}`long-epochs`-epoch network: {glue:text}`long-masking`;
-#   {glue:text}`long-masking-reading`. Our grid's verdicts are for
+#   raises robustness" tests are supported. The masking checks of the
+#   {glue:text}`long-epochs`-epoch networks ({glue:text}`n-masking-long-seeds` seeds):
+#   {glue:text}`long-masking`; {glue:text}`long-masking-reading`
+#   ({glue:text}`long-strongest-verdicts`). Our grid's verdicts are for
 #   {glue:text}`short-epochs` epochs; the `full` profile reruns all eight sets at the
 #   paper's budget.
 # - **The ODE's time unit decides which method is robust.** The paper does not state it.
@@ -1305,7 +1387,8 @@ for metric in ("fgsm_accuracy", "bim_accuracy"):
 #   {glue:text}`more-supported-claims`. Every network there is still far from fitting its
 #   training set at {glue:text}`short-epochs` epochs, so these numbers bound what the
 #   methods do at this budget, not at the paper's.
-# - **Beyond the paper** ({glue:text}`n-beyond` sets it did not use), Out-Sign-Grad's BIM
+# - **Beyond the paper** ({glue:text}`n-beyond` small sets it did not use, and
+#   {glue:text}`larger-datasets` with {glue:text}`n-larger-seeds` seeds), Out-Sign-Grad's BIM
 #   gain is supported on {glue:text}`beyond-bim-supported`; the gradient-masking checks of
 #   {glue:text}`n-masking-beyond-seeds` seeds per set flagged {glue:text}`beyond-masking-flagged`,
 #   and of one seed of every other grid's networks {glue:text}`masking-more-flagged`. Its clean accuracy is

@@ -178,7 +178,10 @@ def test_grids_cover_every_combination_once():
     assert len(grids["paper"]) == len(s.datasets) * len(s.methods) * len(s.seeds)
     assert len(grids["imbalanced"]) == len(s.imbalance_datasets) * len(s.imbalance_methods) * len(s.imbalance_seeds)
     assert len(grids["beyond"]) == len(s.beyond_datasets) * len(s.beyond_methods) * len(s.seeds)
-    every = [c for name, g in grids.items() if name not in ("time_unit", "step-size", "masking") for c in g]
+    assert len(grids["beyond-larger"]) == len(s.larger_datasets) * len(s.beyond_methods) * len(s.larger_seeds)
+    # (the masking-long grid shares seed 0 of its costly methods with masking-more)
+    every = [c for name, g in grids.items() if name not in ("time_unit", "step-size", "masking", "masking-long")
+             for c in g]
     assert len({config_key(c) for c in every}) == len(every)
     # the time-unit grid: each method under the other unit, and the paper grid's own runs
     units = {unit: [c for c in grids["time_unit"] if c["augment"].get("time_unit", "step") == unit]
@@ -199,7 +202,7 @@ def test_grids_cover_every_combination_once():
     assert chapter.step_label("out-sign-grad", 0.33, "series") == "out-sign-grad β=0.33, per series"
     assert set(s.methods) <= set(chapter.PAPER_METHODS) and "none" in s.methods
     assert set(s.datasets) <= set(experiment.published()["dataset"])  # the paper's own data
-    assert not set(s.beyond_datasets) & set(experiment.published()["dataset"])
+    assert not {*s.beyond_datasets, *s.larger_datasets} & set(experiment.published()["dataset"])
     assert {c["budget"]["epochs"] for c in grids["long"]} == {s.long_epochs}
     assert len(grids["long"]) == len(s.long_methods) * len(s.long_seeds) >= 4 * 3
     # the masking checks retrain the paper grid's models: same settings, marked as their own kind
@@ -243,6 +246,20 @@ def test_masking_more_checks_each_other_grid_once():
         chapter.build_grids(replace(s, masking_probed=(("masking-more", "imbalanced", "Coffee", "none"),)))
 
 
+def test_masking_long_checks_the_long_grids_costly_methods_and_their_reference():
+    s = chapter.SETTINGS["quick"]
+    grids = experiment.grids("quick")
+    long_checks = grids["masking-long"]
+    bare = [{k: v for k, v in c.items() if k not in ("kind", "masking", "masking_size")} for c in long_checks]
+    assert {config_key(c) for c in bare} <= {config_key(c) for c in grids["long"]}
+    assert {(c["method"], c["seed"]) for c in long_checks} == {
+        (m, seed) for m in ("none", *s.masking_costly_methods) for seed in s.masking_long_seeds}
+    # seed 0's costly networks are the masking-more grid's runs, not a second record
+    more_keys = {config_key(c) for c in grids["masking-more"]}
+    assert {config_key(c) for c in long_checks if c["method"] != "none" and c["seed"] in s.masking_more_seeds} <= more_keys
+    assert chapter.build_grids(replace(s, masking_long_seeds=()))["masking-long"] == []
+
+
 def test_profiles_share_code_and_train_every_method_under_fawaz_protocol():
     quick, full = chapter.SETTINGS["quick"], chapter.SETTINGS["full"]
     assert set(quick.__dataclass_fields__) == set(full.__dataclass_fields__)
@@ -271,9 +288,10 @@ def test_evaluation_subset_is_stratified_and_fixed(make_dataset):
 
 
 def _tiny_settings():
-    # no closer look at the quick profile's flagged networks: the tests narrow the grids
+    # no closer look at the quick profile's flagged networks and no larger sets: the tests
+    # narrow the grids
     return replace(chapter.SETTINGS["quick"], budget=replace(FAWAZ_RESNET, epochs=2),
-                   ode_budget=ODEBudget(epochs=1), test_size=40, masking_probed=())
+                   ode_budget=ODEBudget(epochs=1), test_size=40, masking_probed=(), larger_datasets=())
 
 
 def test_run_one_reports_clean_and_robust_accuracy_and_its_trace():

@@ -158,6 +158,25 @@ def test_stored_traces_are_tidy_and_filtered(tmp_path):
     assert stored_traces("ib-gan", "quick", store, grids=["pmiss"]).empty  # the runs are the paper grid's
 
 
+def test_stored_provenance_is_a_table_of_the_chosen_fields(tmp_path):
+    from tsimb.experiments import ib_gan, stored_provenance
+
+    store = RunStore(tmp_path / "runs")
+    configs = ib_gan.EXPERIMENT.grids("quick")["paper"][:2]
+    store.append("ib-gan", dict(key=config_key(configs[0]), config=configs[0], metrics={"balanced_accuracy": 0.5},
+                                trace=[], provenance={"threads": 2, "seconds": 3.5}))
+    store.append("ib-gan", dict(key=config_key(configs[1]), config=configs[1], metrics={"balanced_accuracy": 0.5},
+                                trace=[]))  # a hand-merged line without provenance
+    table = stored_provenance("ib-gan", "quick", store, fields=("threads", "seconds")).sort_values("seconds")
+    assert list(table.columns) == ["dataset", "method", "seed", "kind", "threads", "seconds"]
+    assert table["threads"].tolist()[0] == 2 and table["seconds"].tolist()[0] == 3.5
+    assert table["threads"].isna().sum() == 1
+    one = stored_provenance("ib-gan", "quick", store, method=configs[0]["method"], seed=configs[0]["seed"],
+                            dataset=configs[0]["dataset"])
+    assert len(one) == 1 and one["kind"].isna().all()
+    assert stored_provenance("ib-gan", "quick", store, grids=["pmiss"]).empty
+
+
 def test_verify_refuses_a_missing_store_and_bad_settings_before_any_run(tmp_path):
     with pytest.raises(StoreError, match="that folder does not exist"):
         verify(["baselines"], store=RunStore(tmp_path / "nowhere"))

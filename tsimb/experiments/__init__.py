@@ -4,7 +4,7 @@ book chapter (its settings per profile, its grids, its run function, its publish
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -210,6 +210,23 @@ def stored_traces(chapter: str, profile: str | None = None, store: RunStore | No
     return pd.DataFrame(rows, columns=["dataset", "method", "seed", "epoch", "loss"])
 
 
+def stored_provenance(chapter: str, profile: str | None = None, store: RunStore | None = None,
+                      grids: Iterable[str] | None = None, fields: Sequence[str] = ("threads", "seconds", "device"),
+                      **where: object) -> pd.DataFrame:
+    """The provenance of the stored runs of a chapter's grids under ``profile`` (or of the
+    named ``grids``) whose configuration has every ``where`` value, as a table: dataset,
+    method, seed, kind (the configuration's, e.g. "masking"; None for a plain run) and each
+    of ``fields`` (None where a record lacks it). How a run was computed (e.g. with how
+    many threads, which changes its floating-point path) is read from it, not typed."""
+    records, _ = _stored_records(chapter, profile, store, grids)
+    rows = [dict(dataset=r["config"].get("dataset"), method=r["config"].get("method"), seed=r["config"].get("seed"),
+                 kind=r["config"].get("kind"),
+                 **{f: (r.get("provenance") or {}).get(f) if isinstance(r.get("provenance"), dict) else None
+                    for f in fields})
+            for r in _matching(records, where)]
+    return pd.DataFrame(rows, columns=["dataset", "method", "seed", "kind", *fields])
+
+
 def running_note(chapter: str, profile: str | None = None, store: RunStore | None = None) -> str:
     """The "Running this chapter" paragraph (Markdown): the profile, what its stored runs
     cost on a CPU and on a GPU, and how to recompute them."""
@@ -233,4 +250,5 @@ def running_note(chapter: str, profile: str | None = None, store: RunStore | Non
 
 __all__ = ["Experiment", "experiment", "PROFILES", "resolve_profile", "RunOutput", "SkipRun", "run_grid", "summarise", "format_summary", "mean_of",
            "describe_runs", "RunStore", "config_key", "default_store_dir", "default_run_cache_dir", "CHAPTERS",
-           "Chapter", "chapter_module", "chapter_table", "book_datasets", "book_dataset_table", "written_chapters", "provenance_line", "chapter_cost", "running_note", "stored_seconds", "stored_traces"]
+           "Chapter", "chapter_module", "chapter_table", "book_datasets", "book_dataset_table", "written_chapters", "provenance_line", "chapter_cost", "running_note", "stored_seconds", "stored_traces",
+           "stored_provenance"]

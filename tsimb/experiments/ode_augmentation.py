@@ -63,6 +63,10 @@ class ODEAugmentationSettings:
     more_seeds: tuple[int, ...] | None = None  # None: ``seeds``
     beyond_datasets: tuple[str, ...] = ()  # sets the paper did not use
     beyond_methods: tuple[str, ...] = ("none", "out-sign-grad")
+    # larger sets the paper did not use (hundreds of training series, so batches of ~60
+    # where the small sets train on 2-6), at fewer seeds: each run costs 10-30 CPU-minutes
+    larger_datasets: tuple[str, ...] = ()
+    larger_seeds: tuple[int, ...] = (0, 1, 2)
     long_epochs: int | None = None  # ``long_seeds`` of ``long_methods`` at this budget (Fawaz et
     long_methods: tuple[str, ...] = ("none", "in-sign-grad", "out-sign-grad", "spec-den")  # al.'s), to show what
     long_seeds: tuple[int, ...] = (0, 1, 2)  # the shorter budget changes
@@ -76,6 +80,9 @@ class ODEAugmentationSettings:
     # only ``masking_costly_methods``
     masking_more_seeds: tuple[int, ...] = (0,)
     masking_costly_methods: tuple[str, ...] = ("out-sign-grad",)
+    # the checks of the long grid's costly methods and its `none` networks at these seeds, so
+    # that the budget's claims can be tested against the strongest attack
+    masking_long_seeds: tuple[int, ...] = ()
     # a closer look (tsimb.robustness.gradient_free_sweep) at networks the checks flagged, with
     # a `none` network beside them, at seed ``masking_seeds[0]``: (grid, network as
     # checked_network names it, dataset, method)
@@ -111,9 +118,12 @@ SETTINGS = {
         # small sets of the archives that the paper did not use: two classes (ItalyPowerDemand,
         # GunPoint, Coffee) and three (CBF)
         beyond_datasets=("ItalyPowerDemand", "GunPoint", "CBF", "Coffee"),
+        # binary, 613 training series of 235 points (batches of 61)
+        larger_datasets=("Strawberry",),
         long_epochs=1500,
         betas=(0.1,),
         masking_beyond_seeds=(0, 1),
+        masking_long_seeds=(0, 1, 2),
         # the networks of seed 0 whose accuracy at eps 1 stayed above 2% (the sweep's check),
         # chosen after the checks ran, and the `none` networks of the same sets
         masking_probed=(("masking-beyond", "balanced", "ItalyPowerDemand", "none"),
@@ -238,16 +248,18 @@ def _config(dataset: str, imbalance: Imbalance, method: str, seed: int, settings
 
 
 def used_datasets(s: ODEAugmentationSettings) -> set[str]:
-    return {*s.datasets, *s.more_datasets, *s.imbalance_datasets, *s.beyond_datasets}
+    return {*s.datasets, *s.more_datasets, *s.imbalance_datasets, *s.beyond_datasets, *s.larger_datasets}
 
 
 def build_grids(s: ODEAugmentationSettings) -> dict[str, list[dict]]:
     """``paper`` (Tables I-III), ``paper-more`` (more of Table I's sets, fewer methods),
-    ``beyond`` (sets the paper did not use), ``imbalanced``, ``time_unit`` (the other unit
+    ``beyond`` (sets the paper did not use) and ``beyond-larger`` (larger ones, fewer
+    seeds), ``imbalanced``, ``time_unit`` (the other unit
     of the ODE's time), ``step-size`` (smaller step bounds beside the paper's), ``long`` (a few
-    seeds of four methods at Fawaz et al.'s 1500 epochs), and ``masking`` and
-    ``masking-beyond`` (the paper and beyond grids' networks again, with the
-    gradient-masking checks)."""
+    seeds of four methods at Fawaz et al.'s 1500 epochs), and ``masking``,
+    ``masking-beyond``, ``masking-more`` and ``masking-long`` (the networks of the other
+    grids again, with the gradient-masking checks; Carlini et al. 2019), and
+    ``masking-probe`` (a gradient-free closer look at the networks the checks flagged)."""
     balanced = Imbalance("none")
     out = {
         "paper": [_config(d, balanced, m, seed, s) for d in s.datasets for m in s.methods for seed in s.seeds],
@@ -256,6 +268,9 @@ def build_grids(s: ODEAugmentationSettings) -> dict[str, list[dict]]:
                        for seed in (s.seeds if s.more_seeds is None else s.more_seeds) for m in s.more_methods],
         "beyond": [_config(d, balanced, m, seed, s) for d in s.beyond_datasets for m in s.beyond_methods
                    for seed in s.seeds],
+        # seed by seed, as paper-more
+        "beyond-larger": [_config(d, balanced, m, seed, s) for d in s.larger_datasets for seed in s.larger_seeds
+                          for m in s.beyond_methods],
         "imbalanced": [_config(d, s.imbalance, m, seed, s) for d in s.imbalance_datasets
                        for m in s.imbalance_methods for seed in s.imbalance_seeds],
     }
@@ -297,6 +312,10 @@ def build_grids(s: ODEAugmentationSettings) -> dict[str, list[dict]]:
              if c["method"] in s.masking_costly_methods]
     out["masking-more"] = list({json.dumps(c, sort_keys=True): checked(c) for c in more
                                 if c["seed"] in s.masking_more_seeds}.values())
+    # the long grid's networks at several seeds: its costly methods and `none`, the claims'
+    # reference (seed 0 of the costly methods is the masking-more grid's run)
+    out["masking-long"] = [checked(c) for c in out.get("long", []) if c["seed"] in s.masking_long_seeds
+                           and c["method"] in (REFERENCE_METHOD, *s.masking_costly_methods)]
     out["masking-probe"] = [{**c, "probe": "gradient-free"} for grid, network, dataset, method in s.masking_probed
                             for c in out[grid] if c["seed"] == s.masking_seeds[0] and c["dataset"] == dataset
                             and c["method"] == method
@@ -423,6 +442,15 @@ MASKING_CLAIMS = tuple(replace(c, text=c.text.replace("BIM accuracy", "accuracy 
                                metric="masking_strongest")
                        for c in CLAIMS if c.metric == "bim_accuracy"
                        and {c.better, c.worse} <= set(SETTINGS["quick"].masking_methods))
+
+
+# the budget's BIM claims of the checked costly methods again, on the masking-long grid's
+# networks (labelled METHOD@EPOCHS), against the strongest attack
+MASKING_LONG_CLAIMS = tuple(replace(c, text=c.text.replace("BIM accuracy", "accuracy under the strongest attack"),
+                                    metric="masking_strongest")
+                            for c in BUDGET_CLAIMS if c.metric == "bim_accuracy"
+                            and c.worse == f"{REFERENCE_METHOD}@{SETTINGS['quick'].long_epochs}"
+                            and c.better.split("@")[0] in SETTINGS["quick"].masking_costly_methods)
 
 
 EXPERIMENT = Experiment(
