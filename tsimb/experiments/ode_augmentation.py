@@ -64,7 +64,8 @@ class ODEAugmentationSettings:
     beyond_datasets: tuple[str, ...] = ()  # sets the paper did not use
     beyond_methods: tuple[str, ...] = ("none", "out-sign-grad")
     # larger sets the paper did not use (hundreds of training series, so batches of ~60
-    # where the small sets train on 2-6), at fewer seeds: each run costs 10-30 CPU-minutes
+    # where the small sets train on 2-6), at fewer seeds: a Strawberry run took 14-41 minutes
+    # on one thread here
     larger_datasets: tuple[str, ...] = ()
     larger_seeds: tuple[int, ...] = (0, 1, 2)
     long_epochs: int | None = None  # ``long_seeds`` of ``long_methods`` at this budget (Fawaz et
