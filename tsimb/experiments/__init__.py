@@ -192,6 +192,11 @@ def stored_seconds(chapter: str, profile: str | None = None, store: RunStore | N
     return [float(r["provenance"]["seconds"]) for r in _matching(records, where) if "provenance" in r]
 
 
+def _identity(record: dict) -> dict:
+    """The columns that name a stored run in the tidy tables read from the store."""
+    return {key: record["config"].get(key) for key in ("dataset", "method", "seed")}
+
+
 def _matching(records: list[dict], where: dict[str, object]) -> list[dict]:
     """The records whose configuration has every ``where`` value."""
     return [r for r in records if all(r["config"].get(key) == value for key, value in where.items())]
@@ -204,8 +209,7 @@ def stored_traces(chapter: str, profile: str | None = None, store: RunStore | No
     table: dataset, method, seed, epoch, loss (the loss the run's training minimised, one
     value an epoch). Whether a budget let a network converge is read from it, not assumed."""
     records, _ = _stored_records(chapter, profile, store, grids)
-    rows = [dict(dataset=r["config"].get("dataset"), method=r["config"].get("method"), seed=r["config"].get("seed"),
-                 epoch=epoch, loss=loss)
+    rows = [dict(**_identity(r), epoch=epoch, loss=loss)
             for r in _matching(records, where) for epoch, loss in enumerate(r.get("trace") or [])]
     return pd.DataFrame(rows, columns=["dataset", "method", "seed", "epoch", "loss"])
 
@@ -219,8 +223,7 @@ def stored_provenance(chapter: str, profile: str | None = None, store: RunStore 
     of ``fields`` (None where a record lacks it). How a run was computed (e.g. with how
     many threads, which changes its floating-point path) is read from it, not typed."""
     records, _ = _stored_records(chapter, profile, store, grids)
-    rows = [dict(dataset=r["config"].get("dataset"), method=r["config"].get("method"), seed=r["config"].get("seed"),
-                 kind=r["config"].get("kind"),
+    rows = [dict(**_identity(r), kind=r["config"].get("kind"),
                  **{f: (r.get("provenance") or {}).get(f) if isinstance(r.get("provenance"), dict) else None
                     for f in fields})
             for r in _matching(records, where)]
