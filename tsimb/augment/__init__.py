@@ -14,6 +14,7 @@ from .ode_guided import (
     rand_grad,
     scaled_bound,
     spec_den,
+    step_reach,
 )
 from .training import (
     AUGMENTATIONS,
@@ -34,7 +35,8 @@ from .training import (
 )
 
 __all__ = ["PAPER_BETA", "PAPER_EPS", "feat_sim_loss", "in_clamp_grad", "in_sign_grad", "input_gradient_sign",
-           "other_class_partners", "out_sign_grad", "rand_grad", "scaled_bound", "spec_den", "AUGMENTATIONS",
+           "other_class_partners", "out_sign_grad", "rand_grad", "scaled_bound", "spec_den", "step_reach",
+           "AUGMENTATIONS",
            "AUGMENTED_METHODS", "NEEDS_ODENET", "Augmentation", "AugmentationMethod", "AugmentedStep",
            "AugmentedTraining", "AugmentSettings", "ODEBudget", "TIME_UNITS", "augment_all", "augment_batch",
            "derivative_in_unit", "fitted_odenet", "parse_method"]

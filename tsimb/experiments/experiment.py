@@ -31,7 +31,9 @@ Score = Callable[[Config, Trained, Dataset, Dataset], Mapping[str, float]]
 ScoreGenerated = Callable[[Config, Sampler, Dataset, Dataset], Mapping[str, float]]
 ScoreMembers = Callable[[Sequence[Config], Sequence[Trained], Sequence[tuple[Dataset, Dataset]]],
                         Sequence[Mapping[str, float]]]
+MeasureData = Callable[[Config, Dataset, Dataset], Mapping[str, float]]
 GENERATION = "quality"  # a configuration of this ``kind`` scores the method's generator, not a classifier
+MEASUREMENT = "data"  # a configuration of this ``kind`` measures the data as the method sees it: no training
 
 
 def imbalanced_split(config: Config) -> tuple[Dataset, Dataset]:
@@ -59,6 +61,9 @@ class Experiment:
         split: ``config -> (train, test)``: loading and the imbalance protocol.
         score_generated: ``(config, sampler, train, test) -> metrics`` for configurations of
             kind ``"quality"`` (what a generative method generates).
+        measure: ``(config, train, test) -> metrics`` for configurations of kind ``"data"``:
+            what the method's preparation makes of the data, with no classifier trained
+            (e.g. how far an augmentation's step reaches).
         score_members: ``(configs, trained, splits) -> metrics of each`` for an ensemble's
             members (:meth:`run_ensemble`), scored together (e.g. attacked in one pass,
             :func:`tsimb.robustness.members_attacked_probabilities`); it must give what
@@ -80,6 +85,7 @@ class Experiment:
     split: Callable[[Config], tuple[Dataset, Dataset]] = imbalanced_split
     score_generated: ScoreGenerated | None = None
     score_members: ScoreMembers | None = None
+    measure: MeasureData | None = None
     model_key: str = "model"
     bookkeeping: tuple[str, ...] = ("chapter", "version", "budget")
     derived: Mapping[str, Callable[[Config], Any]] = field(default_factory=dict)
@@ -121,7 +127,7 @@ class Experiment:
         """Train and score one configuration: split -> ``METHODS[method].train`` -> score. With
         ``epochs``, train only that many epochs and return the loss trace (a replay for
         ``tsimb verify``). A configuration of kind ``"quality"`` scores what the method
-        generates instead (no trace)."""
+        generates instead (no trace); one of kind ``"data"`` is measured (no training, no trace)."""
         method = METHODS[config["method"]]
         settings = method.settings_from_config(config)
         train, test = self.split(config)
@@ -134,6 +140,10 @@ class Experiment:
             sampler = method.fit_generator(train, model=config[self.model_key], budget=budget, settings=settings,
                                            seed=config["seed"])
             return RunOutput(dict(self.score_generated(config, sampler, train, test)))
+        if config.get("kind") == MEASUREMENT:
+            if self.measure is None:
+                raise ValueError(f"chapter {self.chapter} measures no data, but {config} asks for it")
+            return RunOutput({}, []) if epochs is not None else RunOutput(dict(self.measure(config, train, test)))
         try:
             trained = method.train(train, model=config[self.model_key], budget=budget, settings=settings,
                                    seed=config["seed"], epochs=epochs)
@@ -158,8 +168,9 @@ class Experiment:
         if any(other != shared[0] for other in shared[1:]):
             raise ValueError("run_ensemble: the configurations must differ in their seed only")
         config = configs[0]
-        if config.get("kind") == GENERATION:
-            raise ValueError("run_ensemble: generation-quality configurations train no classifier; use run_one")
+        if config.get("kind") in (GENERATION, MEASUREMENT):
+            raise ValueError(f"run_ensemble: configurations of kind {config['kind']!r} train no classifier; "
+                             "use run_one")
         method = METHODS[config["method"]]
         splits = [self.split(c) for c in configs]
         try:

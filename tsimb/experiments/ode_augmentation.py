@@ -24,14 +24,18 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from ..augment import AUGMENTED_METHODS, TIME_UNITS, AugmentSettings, ODEBudget
+import torch
+
+from ..augment import (AUGMENTED_METHODS, TIME_UNITS, AugmentSettings, ODEBudget, derivative_in_unit,
+                       fitted_odenet, step_reach)
 from ..data import Dataset, Imbalance, class_halves
 from ..evaluation import Claim, evaluate
 from ..methods import METHODS, Trained
+from ..models import derivative_agreement
 from ..robustness import (FAWAZ_BIM, FAWAZ_FGSM, MaskingChecks, accuracy_scores, attacked_probabilities,
                           gradient_free_sweep, masking_checks, members_attacked_probabilities)
 from ..train import FAWAZ_RESNET, Budget
-from .experiment import Experiment, imbalanced_split
+from .experiment import MEASUREMENT, Experiment, imbalanced_split
 
 CHAPTER = "ode-augmentation"
 CODE_VERSION = "ode-augmentation-2"  # bump when a change alters results, so that stored runs are not served
@@ -68,6 +72,13 @@ class ODEAugmentationSettings:
     # on one thread here
     larger_datasets: tuple[str, ...] = ()
     larger_seeds: tuple[int, ...] = (0, 1, 2)
+    # where Out-Sign-Grad fails to fit: on ``collapse_datasets``, at ``collapse_seeds``, its
+    # control (Rand-Grad: the same step sizes, random signs) and Out-Sign-Grad at the smaller
+    # bounds ``collapse_betas``; and, on every set the chapter uses, how far its step reaches
+    # towards the other classes (tsimb.augment.step_reach; no training)
+    collapse_datasets: tuple[str, ...] = ()
+    collapse_seeds: tuple[int, ...] = (0,)
+    collapse_betas: tuple[float, ...] = ()
     long_epochs: int | None = None  # ``long_seeds`` of ``long_methods`` at this budget (Fawaz et
     long_methods: tuple[str, ...] = ("none", "in-sign-grad", "out-sign-grad", "spec-den")  # al.'s), to show what
     long_seeds: tuple[int, ...] = (0, 1, 2)  # the shorter budget changes
@@ -119,8 +130,12 @@ SETTINGS = {
         # small sets of the archives that the paper did not use: two classes (ItalyPowerDemand,
         # GunPoint, Coffee) and three (CBF)
         beyond_datasets=("ItalyPowerDemand", "GunPoint", "CBF", "Coffee"),
-        # binary, 613 training series of 235 points (batches of 61)
-        larger_datasets=("Strawberry",),
+        # binary: 613 training series of 235 points (batches of 61), and 1800 of 80 points
+        # (batches of 64; the union of the three phalanx outline sets, whose parts have the
+        # 600 series of the collapse the chapter looks into)
+        larger_datasets=("Strawberry", "PhalangesOutlinesCorrect"),
+        collapse_datasets=("PhalangesOutlinesCorrect",),
+        collapse_betas=(0.05,),
         long_epochs=1500,
         betas=(0.1,),
         masking_beyond_seeds=(0, 1),
@@ -248,8 +263,28 @@ def _config(dataset: str, imbalance: Imbalance, method: str, seed: int, settings
                 augment=augment, test_size=settings.test_size)
 
 
+def _ordered_datasets(s: ODEAugmentationSettings) -> list[str]:
+    """The chapter's balanced sets in the order the chapter shows them (no duplicates)."""
+    return list(dict.fromkeys((*s.datasets, *s.more_datasets, *s.beyond_datasets, *s.larger_datasets,
+                               *s.collapse_datasets)))
+
+
 def used_datasets(s: ODEAugmentationSettings) -> set[str]:
-    return {*s.datasets, *s.more_datasets, *s.imbalance_datasets, *s.beyond_datasets, *s.larger_datasets}
+    return {*_ordered_datasets(s), *s.imbalance_datasets}
+
+
+def measure(config: dict, train: Dataset, test: Dataset) -> dict[str, float]:
+    """How far Out-Sign-Grad's step (eq. 9: ``|clamp(dz/dt, -beta, beta)|`` at every point)
+    reaches towards the other classes of the training split
+    (:func:`tsimb.augment.step_reach`), and how well the ODENet's ``dz/dt`` (eq. 3) follows
+    the series' own slope (:func:`tsimb.models.derivative_agreement`). Nothing is trained
+    but the ODENet, fitted as the run of the same set and seed fits it."""
+    augment = AugmentSettings(**config["augment"])
+    odenet = fitted_odenet(train, config["seed"], ODEBudget(**config["ode_budget"]))
+    x = torch.as_tensor(train.X, dtype=torch.float32)
+    step = derivative_in_unit(odenet, x, augment.time_unit).clamp(-augment.beta, augment.beta).abs()
+    return {**step_reach(x, torch.as_tensor(train.y), step),
+            "ode_agreement": derivative_agreement(odenet, train.X)}
 
 
 def build_grids(s: ODEAugmentationSettings) -> dict[str, list[dict]]:
@@ -260,7 +295,9 @@ def build_grids(s: ODEAugmentationSettings) -> dict[str, list[dict]]:
     seeds of four methods at Fawaz et al.'s 1500 epochs), and ``masking``,
     ``masking-beyond``, ``masking-more`` and ``masking-long`` (the networks of the other
     grids again, with the gradient-masking checks; Carlini et al. 2019), and
-    ``masking-probe`` (a gradient-free closer look at the networks the checks flagged)."""
+    ``masking-probe`` (a gradient-free closer look at the networks the checks flagged);
+    ``beyond-collapse`` (a control and smaller steps where Out-Sign-Grad does not fit) and
+    ``step-reach`` (how far its step reaches on each set: measured, nothing trained)."""
     balanced = Imbalance("none")
     out = {
         "paper": [_config(d, balanced, m, seed, s) for d in s.datasets for m in s.methods for seed in s.seeds],
@@ -272,6 +309,15 @@ def build_grids(s: ODEAugmentationSettings) -> dict[str, list[dict]]:
         # seed by seed, as paper-more
         "beyond-larger": [_config(d, balanced, m, seed, s) for d in s.larger_datasets for seed in s.larger_seeds
                           for m in s.beyond_methods],
+        # a control and smaller steps where Out-Sign-Grad does not fit (the collapse)
+        "beyond-collapse": [_config(d, balanced, m, seed, s, beta=beta) for d in s.collapse_datasets
+                            for seed in s.collapse_seeds
+                            for m, beta in (("rand-grad", s.augment.beta),
+                                            *(("out-sign-grad", b) for b in s.collapse_betas))],
+        # how far Out-Sign-Grad's step reaches on every set (and at the collapse's bounds)
+        "step-reach": [{**_config(d, balanced, "out-sign-grad", 0, s, beta=beta), "kind": MEASUREMENT}
+                       for d, beta in (*((d, s.augment.beta) for d in _ordered_datasets(s)),
+                                       *((d, b) for d in s.collapse_datasets for b in s.collapse_betas))],
         "imbalanced": [_config(d, s.imbalance, m, seed, s) for d in s.imbalance_datasets
                        for m in s.imbalance_methods for seed in s.imbalance_seeds],
     }
@@ -456,7 +502,7 @@ MASKING_LONG_CLAIMS = tuple(replace(c, text=c.text.replace("BIM accuracy", "accu
 
 EXPERIMENT = Experiment(
     chapter=CHAPTER, code_version=CODE_VERSION, settings=SETTINGS, build_grids=build_grids,
-    used_datasets=used_datasets, score=score, score_members=score_members, split=split, model_key="classifier",
+    used_datasets=used_datasets, score=score, score_members=score_members, measure=measure, split=split, model_key="classifier",
     bookkeeping=("chapter", "version", "budget", "ode_budget", "augment", "test_size", "classifier", "masking",
                  "masking_size"),
     derived=DERIVED,
