@@ -40,6 +40,9 @@ def figures(make_dataset):
     yield "class counts", plots.plot_class_counts(counts)
     yield "per-class metric", plots.plot_per_class_metric(per_class)
     yield "metric vs", plots.plot_metric_vs(sweep, x="ratio", metric="balanced_accuracy")
+    traces = pd.DataFrame([dict(run=r, seed=s, epoch=e, loss=1 / (1 + e)) for r in ("none", "out-sign-grad β=0.05")
+                           for s in range(2) for e in range(5)])
+    yield "loss traces", plots.plot_loss_traces(traces, reference=("class-prior entropy", 0.6))
     yield "augmented samples", plots.plot_augmented_samples(series[None], {m: series[None] for m in METHODS[1:6]})
     yield "derivative", plots.plot_derivative(series[None].repeat(2, 0), series[None].repeat(2, 0),
                                               series[None].repeat(2, 0), ["a", "b"])
@@ -105,3 +108,8 @@ def test_legible_shrinks_wide_figures_and_raises_small_text():
     assert fig.get_size_inches()[0] == pytest.approx(plots.MAX_WIDTH_IN)
     assert plots.smallest_text_px(fig, plots.PHONE_COLUMN_PX) >= plots.MIN_TEXT_PX
     plt.close(fig)
+
+
+def test_the_loss_traces_name_the_missing_columns():
+    with pytest.raises(ValueError, match="epoch"):
+        plots.plot_loss_traces(pd.DataFrame({"run": ["a"], "loss": [1.0]}))

@@ -163,6 +163,31 @@ def plot_metric_vs(table: pd.DataFrame, x: str, metric: str, hue: str = "method"
     return legible(ax)
 
 
+def plot_loss_traces(traces: pd.DataFrame, hue: str = "run", reference: tuple[str, float] | None = None,
+                     log_y: bool = False) -> plt.Axes:
+    """Training loss per epoch, one line per ``hue`` value (mean and sd over seeds where a
+    value has several), from a tidy table with the columns ``epoch``, ``loss`` and ``hue``
+    (:func:`tsimb.experiments.stored_traces` gives one). ``reference``: a dashed horizontal
+    line and its legend entry, e.g. ``("class-prior entropy", 0.646)``: the loss of a
+    network that predicts the class shares and learns nothing else."""
+    missing = [c for c in ("epoch", "loss", hue) if c not in traces.columns]
+    if missing:
+        raise ValueError(f"plot_loss_traces needs the columns {missing}; got {list(traces.columns)}")
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH_IN, 3.6))
+    sns.lineplot(data=traces, x="epoch", y="loss", hue=hue, errorbar="sd", palette=PALETTE, ax=ax)
+    if reference is not None:
+        name, value = reference
+        ax.axhline(value, color="0.3", lw=1.2, ls="--", label=name)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss")
+    # below the axes: beside them, the entries would take half of a phone's width
+    ax.legend(fontsize=11, bbox_to_anchor=(0.5, -0.25), loc="upper center", ncol=2, borderaxespad=0, frameon=False)
+    _label_legend(ax.get_legend())
+    return legible(ax)
+
+
 def with_paper(ours: pd.DataFrame, paper: pd.DataFrame, on: Iterable[str]) -> pd.DataFrame:
     """Our summary beside a paper's published numbers: ``paper`` holds the keys ``on`` and a
     ``paper`` column; the result labels the two sources explicitly."""

@@ -179,6 +179,17 @@ def test_grids_cover_every_combination_once():
     assert len(grids["imbalanced"]) == len(s.imbalance_datasets) * len(s.imbalance_methods) * len(s.imbalance_seeds)
     assert len(grids["beyond"]) == len(s.beyond_datasets) * len(s.beyond_methods) * len(s.seeds)
     assert len(grids["beyond-larger"]) == len(s.larger_datasets) * len(s.beyond_methods) * len(s.larger_seeds)
+    # where Out-Sign-Grad does not fit: its control (Rand-Grad at the paper's bound) and its
+    # smaller bounds; the step's reach measured once per set, and at the smaller bounds
+    collapse = grids["beyond-collapse"]
+    assert {(c["method"], c["augment"]["beta"]) for c in collapse} == {
+        ("rand-grad", s.augment.beta), *(("out-sign-grad", b) for b in s.collapse_betas)}
+    assert len(collapse) == len(s.collapse_datasets) * (1 + len(s.collapse_betas)) * len(s.collapse_seeds)
+    reach = grids["step-reach"]
+    assert {c["kind"] for c in reach} == {"data"} and {c["method"] for c in reach} == {"out-sign-grad"}
+    assert [c["dataset"] for c in reach if c["augment"]["beta"] == s.augment.beta] == list(dict.fromkeys(
+        (*s.datasets, *s.more_datasets, *s.beyond_datasets, *s.larger_datasets, *s.collapse_datasets)))
+    assert experiment.datasets("quick") >= set(s.collapse_datasets) | set(s.larger_datasets)
     # (the masking-long grid shares seed 0 of its costly methods with masking-more)
     every = [c for name, g in grids.items() if name not in ("time_unit", "step-size", "masking", "masking-long")
              for c in g]
@@ -291,7 +302,8 @@ def _tiny_settings():
     # no closer look at the quick profile's flagged networks and no larger sets: the tests
     # narrow the grids
     return replace(chapter.SETTINGS["quick"], budget=replace(FAWAZ_RESNET, epochs=2),
-                   ode_budget=ODEBudget(epochs=1), test_size=40, masking_probed=(), larger_datasets=())
+                   ode_budget=ODEBudget(epochs=1), test_size=40, masking_probed=(), larger_datasets=(),
+                   collapse_datasets=())
 
 
 def test_run_one_reports_clean_and_robust_accuracy_and_its_trace():
@@ -306,6 +318,23 @@ def test_run_one_reports_clean_and_robust_accuracy_and_its_trace():
     replay = experiment.run_one(chapter._config("ItalyPowerDemand", Imbalance("step", 10), "spec-den", 0, tiny),
                                 epochs=1)
     assert replay.metrics == {} and replay.trace == step.trace[:1]
+
+
+def test_a_data_configuration_measures_the_step_and_trains_nothing():
+    tiny = _tiny_settings()
+    config = {**chapter._config("ItalyPowerDemand", Imbalance("none"), "out-sign-grad", 0, tiny), "kind": "data"}
+    measured = experiment.run_one(config)
+    assert set(measured.metrics) == {"step_mean", "gap_median", "step_to_gap", "box_overlap_median",
+                                     "box_overlap_share", "ode_agreement"}
+    assert measured.trace == [] and 0 < measured.metrics["step_mean"] <= tiny.augment.beta
+    assert 0 <= measured.metrics["box_overlap_share"] <= 1
+    # a smaller bound shortens the step
+    shorter = experiment.run_one({**chapter._config("ItalyPowerDemand", Imbalance("none"), "out-sign-grad", 0, tiny,
+                                                    beta=0.05), "kind": "data"})
+    assert shorter.metrics["step_mean"] <= 0.05 < measured.metrics["step_mean"]
+    assert experiment.run_one(config, epochs=1) == type(measured)({}, [])  # nothing to replay
+    with pytest.raises(ValueError, match="train no classifier"):
+        experiment.run_ensemble([config, {**config, "seed": 1}])
 
 
 def test_seeds_trained_as_one_ensemble_score_as_the_runs_alone():

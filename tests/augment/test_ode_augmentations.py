@@ -22,6 +22,7 @@ from tsimb.augment import (
     rand_grad,
     scaled_bound,
     spec_den,
+    step_reach,
 )
 from tsimb.models import build_model
 from tsimb.models import ODENet, derivative, fit_odenet, predict_next
@@ -212,3 +213,27 @@ def test_the_time_unit_scales_the_derivative_and_so_what_the_clamp_acts_on():
     assert ((moved["series"] - 0.33).abs() < 1e-5).float().mean() >= ((moved["step"] - 0.33).abs() < 1e-5).float().mean()
     with pytest.raises(ValueError, match="time_unit must be one of"):
         AugmentSettings(time_unit="seconds")
+
+
+def test_step_reach_measures_how_far_a_step_reaches_towards_the_other_class():
+    # two classes 0.5 apart at one point, a third series far away
+    x = torch.tensor([[[0.0, 0.0]], [[0.5, 0.0]], [[3.0, 3.0]]])
+    y = torch.tensor([0, 1, 1])
+    wide = step_reach(x, y, torch.full_like(x, 0.3))
+    assert wide["gap_median"] == pytest.approx(0.5)  # gaps 0.5, 0.5 and 3
+    assert wide["step_mean"] == pytest.approx(0.3)
+    assert wide["step_to_gap"] == pytest.approx(0.3 / 0.5)
+    # the first two boxes (radius 0.3 each, 0.5 apart) overlap; the third is far from both
+    assert wide["box_overlap_share"] == pytest.approx(2 / 3)
+    assert wide["box_overlap_median"] == pytest.approx(0.5 / 0.6)
+    narrow = step_reach(x, y, torch.full_like(x, 0.2))
+    assert narrow["box_overlap_share"] == 0 and narrow["box_overlap_median"] == pytest.approx(0.5 / 0.4)
+    # where neither step moves a point, a difference there keeps the boxes apart
+    frozen = torch.tensor([[[0.0, 0.3]], [[0.0, 0.3]], [[0.3, 0.3]]])
+    assert step_reach(x, y, frozen)["box_overlap_share"] == 0
+    with pytest.raises(ValueError, match="non-negative"):
+        step_reach(x, y, -torch.ones_like(x))
+    with pytest.raises(ValueError, match="two classes"):
+        step_reach(x, torch.zeros(3, dtype=torch.long), torch.ones_like(x))
+    with pytest.raises(ValueError, match="shaped like the series"):
+        step_reach(x, y, torch.ones(3, 1, 5))

@@ -68,22 +68,25 @@ def step_reach(x: torch.Tensor, y: torch.Tensor, step: torch.Tensor, chunk: int 
     """How far a per-point step reaches towards the other classes, in the training set.
 
     ``step`` ``(n, C, L)`` is how far each point may move, e.g. Out-Sign-Grad's
-    ``|clamp(dz/dt, -beta, beta)|`` (eq. 9). Each series' copy lies in the box
-    ``{x + d : |d_i| <= step_i}``, and Out-Sign-Grad puts it at the corner that most
-    increases the loss. Where that box holds a series of another class, no classifier can
-    label the whole box correctly, so training on the worst copy of every series (eq. 9's
-    aim) asks for the impossible. Returned (plain floats):
+    ``|clamp(dz/dt, -beta, beta)|`` (Sarkar et al., eq. 9). Each series' copy lies in the
+    box ``{x + d : |d_i| <= step_i}``, and Out-Sign-Grad puts it at the corner that most
+    increases the loss. Where the boxes of two series of different classes overlap, no
+    classifier labels both boxes correctly: the separation condition of Yang et al. (2020,
+    "A closer look at accuracy vs. robustness": the L-infinity balls of radius eps around
+    the series of an r-separated set are disjoint when ``2 eps < r``), with a radius per point.
+    Returned (plain floats):
 
     * ``step_mean``: the mean step over all points;
     * ``gap_median``: the median over series of the L-infinity distance to the nearest
       series of another class;
-    * ``box_distance_median``: the median over series of the smallest
-      ``max_i |x_i - x'_i| / step_i`` over series ``x'`` of another class (below 1: such a
-      series lies inside the box);
-    * ``box_reach_share``: the share of series whose box holds a series of another class.
+    * ``step_to_gap``: the median over series of their mean step over that distance;
+    * ``box_overlap_median``: the median over series of the smallest
+      ``max_i |x_i - x'_i| / (step_i + step'_i)`` over series ``x'`` of another class (at
+      most 1: the two boxes overlap);
+    * ``box_overlap_share``: the share of series whose box overlaps a box of another class.
 
-    Points whose step is 0 must not move, so a difference there keeps ``x'`` out of the box.
-    Computed in chunks of ``chunk`` series (memory ``chunk * n * C * L`` floats).
+    Where neither step moves a point, a difference there keeps the boxes apart. Computed in
+    chunks of ``chunk`` series (memory: a few ``chunk * n * C * L`` floats).
     """
     if x.shape != step.shape or x.dim() != 3 or y.shape != x.shape[:1]:
         raise ValueError(f"step_reach needs series (n, C, L), labels (n,) and a step shaped like the series; got "
@@ -93,18 +96,21 @@ def step_reach(x: torch.Tensor, y: torch.Tensor, step: torch.Tensor, chunk: int 
     if y.unique().numel() < 2:
         raise ValueError("step_reach needs series of at least two classes")
     flat, size = x.flatten(1).double(), step.flatten(1).double()
-    gap, box = [], []
+    inf = torch.tensor(float("inf"), dtype=flat.dtype)
+    gap, overlap = [], []
     for rows in torch.arange(len(y)).split(chunk):
         difference = (flat[rows, None, :] - flat[None, :, :]).abs()  # (chunk, n, C * L)
         other = y[rows, None] != y[None, :]
-        inf = torch.tensor(float("inf"), dtype=flat.dtype)
         gap.append(difference.amax(2).where(other, inf).amin(1))
-        # a difference where the step is 0 counts as infinitely far (0 / 0 as 0: no difference, no move)
-        ratio = torch.where(difference == 0, torch.zeros_like(difference), difference / size[rows, None, :])
-        box.append(ratio.amax(2).where(other, inf).amin(1))
-    gap_all, box_all = torch.cat(gap), torch.cat(box)
+        reach = size[rows, None, :] + size[None, :, :]
+        # 0 / 0 (no difference, no move) is 0; a difference that neither step covers is inf
+        ratio = torch.where(difference == 0, torch.zeros_like(difference), difference / reach)
+        overlap.append(ratio.amax(2).where(other, inf).amin(1))
+    gap_all, overlap_all = torch.cat(gap), torch.cat(overlap)
     return dict(step_mean=float(size.mean()), gap_median=float(gap_all.median()),
-                box_distance_median=float(box_all.median()), box_reach_share=float((box_all <= 1).double().mean()))
+                step_to_gap=float((size.mean(1) / gap_all).median()),
+                box_overlap_median=float(overlap_all.median()),
+                box_overlap_share=float((overlap_all <= 1).double().mean()))
 
 
 def rand_grad(x: torch.Tensor, dzdt: torch.Tensor, beta: float = PAPER_BETA,
