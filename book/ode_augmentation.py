@@ -35,7 +35,9 @@
 # - the five augmentations (In-Clamp-Grad, In-Sign-Grad, Out-Sign-Grad, Rand-Grad,
 #   Spec-Den) and the Feat-Sim regulariser, each with its equation from the paper;
 # - how to measure robustness with FGSM and BIM without clipping z-normalised series;
-# - which of the paper's claims our runs support, and what changes under imbalance.
+# - which of the paper's claims our runs support, and what changes under imbalance;
+# - where Out-Sign-Grad breaks: when its step is about as long as the distance between the
+#   classes, and how to measure that before training.
 #
 # Where things live: `tsimb.models.ode` (the ODENet), `tsimb.augment` (the augmentations,
 # the Feat-Sim loss, and training on augmented minibatches as `fit` callbacks),
@@ -87,6 +89,7 @@ from tsimb.plots import (
     plot_beside_paper,
     plot_derivative,
     plot_feature_pca,
+    plot_loss_traces,
     plot_robustness,
     set_style,
 )
@@ -989,7 +992,7 @@ for_reader(claims_table(claims))
 # Does Out-Sign-Grad's robustness gain hold on data the paper did not use? The same
 # protocol, `none` against `out-sign-grad`, {glue:text}`n-seeds` seeds, on
 # {glue:text}`n-beyond` small sets of the archives: {glue:text}`beyond-datasets`; and, with
-# {glue:text}`n-larger-seeds` seeds, on {glue:text}`larger-datasets`, which trains on batches of
+# {glue:text}`n-larger-seeds` seeds, on {glue:text}`larger-datasets`, which train on batches of
 # {glue:text}`larger-batch` series where the small sets train on {glue:text}`small-batches` (the protocol's
 # batch is a tenth of the training set, at most 64).
 
@@ -1071,7 +1074,8 @@ glue("clean-loss-sets", " and ".join(clean_change.min().index[clean_change.min()
 # which Out-Sign-Grad is in effect: its copies move up to $\beta = 0.33$ along the loss
 # gradient, more than three times the attack's $\epsilon$, and a copy moved that far can
 # cross the boundary between two classes while keeping its label. "The step size and
-# clean accuracy" below tests that reading.
+# clean accuracy" below tests that reading on {glue:text}`dataset`, and "Where Out-Sign-Grad
+# breaks" measures the step against the distance between the classes on every set.
 
 # %% [markdown]
 # Is that robustness real? The gradient-masking checks of "Is the robustness real?" above,
@@ -1217,6 +1221,194 @@ for_reader(claims_table(step_claims).drop(columns="paper"))
 # (p = {glue:text}`step-tradeoff-p:.3f`, approximate: the two bounds' runs share seeds):
 # {glue:text}`step-tradeoff-reading`. {glue:text}`step-length-reading`. Exercise 4 asks
 # whether batch norm's statistics play a part.
+
+# %% [markdown]
+# ### Where Out-Sign-Grad breaks
+#
+# {glue:text}`collapse-dataset` is the largest set here: the union of the archive's three
+# phalanx outline sets, two classes, {glue:text}`collapse-n-train` training series of
+# {glue:text}`collapse-length` points. On it Out-Sign-Grad's clean accuracy per seed is
+# {glue:text}`collapse-osg-clean`, `none`'s {glue:text}`collapse-none-clean`, and a network
+# that always predicts the majority class scores {glue:text}`collapse-constant:.1f`%.
+# Broken runs are flagged by the rule above (one class predicted, or clean accuracy 20
+# points under the seed siblings' median): {glue:text}`collapse-flagged`. Did such a network
+# fail to fit its training set, or did it fit and then generalise badly? Its training loss
+# says which. For seed {glue:text}`collapse-seed` we also trained two variants that take the
+# step apart: Rand-Grad, which moves every point by the same amount as Out-Sign-Grad in a
+# random direction (eq. 10), and Out-Sign-Grad with the bound $\beta$ =
+# {glue:text}`collapse-betas` instead of 0.33.
+
+# %% tags=["remove-input"]
+collapse_name = SETTINGS.collapse_datasets[0]
+collapse_grid = experiment.run(PROFILE, "beyond-collapse", progress=True)
+collapse_runs = pd.concat([beyond[beyond["dataset"] == collapse_name], collapse_grid])
+collapse_traces = stored_traces("ode-augmentation", PROFILE, grids=["beyond-larger", "beyond-collapse"],
+                                dataset=collapse_name)
+for frame in (collapse_runs, collapse_traces):  # "none", "out-sign-grad β=0.33", ...
+    frame["run"] = [m if m == "none" else step_label(m, b) for m, b in zip(frame["method"], frame["beta"])]
+collapse_order = ["none", *(step_label(m, SETTINGS.augment.beta) for m in ("out-sign-grad", "rand-grad")),
+                  *(step_label("out-sign-grad", b) for b in SETTINGS.collapse_betas)]
+collapse_table = (collapse_runs.pivot_table(index=["run", "seed"], columns="metric", values="value")
+                  [["clean_accuracy", "balanced_accuracy", "predicted_classes"]]
+                  .join(collapse_traces.groupby(["run", "seed"])["loss"].min().rename("lowest training loss")))
+collapse_table[["clean_accuracy", "balanced_accuracy"]] *= 100
+for_reader(collapse_table.reindex(collapse_order, level="run")
+           .round({"clean_accuracy": 1, "balanced_accuracy": 1, "lowest training loss": 3}))
+
+# %% tags=["remove-cell"]
+collapse_train, collapse_test = tsimb.load_train_test(collapse_name)
+class_shares = np.bincount(collapse_train.y) / len(collapse_train.y)
+# the loss of a network that has learned the class shares and nothing else
+prior_entropy = float(-(class_shares * np.log(class_shares)).sum())
+collapse_seed = SETTINGS.collapse_seeds[0]
+glue("collapse-dataset", collapse_name, display=False)
+glue("collapse-n-train", len(collapse_train.y), display=False)
+glue("collapse-length", collapse_train.length, display=False)
+glue("collapse-constant", 100 * np.bincount(collapse_test.y).max() / len(collapse_test.y), display=False)
+glue("collapse-seed", collapse_seed, display=False)
+glue("collapse-betas", ", ".join(f"{b:g}" for b in SETTINGS.collapse_betas), display=False)
+collapse_clean = collapse_table["clean_accuracy"]
+osg_label = step_label("out-sign-grad", SETTINGS.augment.beta)
+glue("collapse-osg-clean", ", ".join(f"{v:.1f}%" for v in collapse_clean[osg_label]), display=False)
+glue("collapse-none-clean", ", ".join(f"{v:.1f}%" for v in collapse_clean["none"]), display=False)
+collapse_flags = flag_runs(collapse_runs.assign(method=collapse_runs["run"]), "clean_accuracy", ["dataset", "method"])
+glue("collapse-flagged", "; ".join(f"{m} seed {s}" for m, s in zip(collapse_flags["method"], collapse_flags["seed"]))
+     or "none", display=False)
+glue("prior-entropy", prior_entropy, display=False)
+lowest_losses = collapse_table["lowest training loss"]
+glue("collapse-osg-lowest", ", ".join(f"{v:.3f}" for v in lowest_losses[osg_label]), display=False)
+glue("collapse-none-lowest", ", ".join(f"{v:.3f}" for v in lowest_losses["none"]), display=False)
+glue("collapse-control-lowest", "; ".join(f"{run} {lowest_losses[(run, collapse_seed)]:.3f}"
+                                          for run in collapse_order[2:]),
+     display=False)
+glue("collapse-control-clean", "; ".join(f"{run} {collapse_clean[(run, collapse_seed)]:.1f}%"
+                                         for run in collapse_order[2:]), display=False)
+# a variant fitted if its lowest loss is nearer none's (same seed) than the class-prior entropy
+fits = {run: abs(lowest_losses[(run, collapse_seed)] - lowest_losses[("none", collapse_seed)])
+          < abs(lowest_losses[(run, collapse_seed)] - prior_entropy) for run in collapse_order[1:]}
+control = step_label("rand-grad", SETTINGS.augment.beta)
+glue("collapse-control-reading", (
+    "Rand-Grad fits where Out-Sign-Grad does not, so the size of the step alone does not stop the fit; its "
+    "direction, the one that most increases the network's loss, does"
+    if fits[control] and not fits[osg_label] else
+    "Rand-Grad does not fit either, so the size of the step alone is enough to stop the fit"
+    if not fits[control] else "Out-Sign-Grad fitted at this seed, so the variants cannot separate the two"),
+     display=False)
+glue("collapse-short-reading", "; ".join(
+    f"{run} {'fits' if fits[run] else 'does not fit'}" for run in collapse_order[3:]), display=False)
+# which class a one-class network predicts: its accuracy is that class's share of the test split
+test_shares = np.bincount(collapse_test.y) / len(collapse_test.y)
+one_class = collapse_runs[(collapse_runs["metric"] == "predicted_classes") & (collapse_runs["value"] == 1)]
+minority_name = "the minority class" if len(test_shares) == 2 else "a minority class"
+predicted = [("the majority class" if np.argmin(abs(test_shares - collapse_clean[(run, seed)] / 100))
+              == test_shares.argmax() else minority_name, run, seed)
+             for run, seed in zip(one_class["run"], one_class["seed"])]
+glue("collapse-which-class", "; ".join(f"{run} seed {seed}: {which}" for which, run, seed in predicted) or "none",
+     display=False)
+
+glue("fig-collapse", plot_loss_traces(collapse_traces[collapse_traces["seed"] == collapse_seed], hue="run",
+                                      reference=("class-prior entropy", prior_entropy), order=collapse_order).figure,
+     display=False)
+plt.close("all")
+
+# %% [markdown]
+# ```{glue:figure} fig-collapse
+# :name: fig-ode-collapse
+#
+# Training loss per epoch on {glue:text}`collapse-dataset`, seed {glue:text}`collapse-seed`
+# (the mean over each epoch's minibatches of originals and their copies). Dashed: the
+# entropy of the training set's class shares, {glue:text}`prior-entropy:.3f`, the loss of a
+# network that has learned those shares and nothing else.
+# ```
+#
+# The lowest training loss of Out-Sign-Grad's runs is {glue:text}`collapse-osg-lowest`, of
+# `none`'s {glue:text}`collapse-none-lowest`; the class shares alone give
+# {glue:text}`prior-entropy:.3f`. So where Out-Sign-Grad collapses, the network never fitted:
+# its loss stays near the class-prior entropy from the first epoch, and the kept epoch is as
+# bad as every other. Not the keep-best rule, then, and not batch norm's running statistics
+# either: the training loss is computed in training mode, with each batch's own statistics.
+# The variants of seed {glue:text}`collapse-seed` (lowest training loss:
+# {glue:text}`collapse-control-lowest`; clean accuracy: {glue:text}`collapse-control-clean`)
+# separate the step's size from its direction. Rand-Grad moves every point exactly as far
+# as Out-Sign-Grad does, in a random direction. {glue:text}`collapse-control-reading`. With
+# the smaller bound: {glue:text}`collapse-short-reading`.
+#
+# Why on this set? Out-Sign-Grad is adversarial training whose budget is set point by point
+# by the ODE, and adversarial training can only fit where the classes are further apart than
+# the perturbation: Yang et al. {cite}`yang2020closer` measured how far apart the classes of
+# image benchmarks are and showed that a classifier both accurate and robust exists when
+# twice the attack's radius stays below that separation. We measure the same geometry for
+# the step of eq. 9 on every set of this chapter (`tsimb.augment.step_reach`, the `step-reach`
+# grid: the ODENet of seed 0 is fitted, nothing else is trained): the mean step
+# $|\operatorname{clamp}_\beta(dz/dt)|$, the L∞ distance from each training series to the
+# nearest series of another class (the gap), the mean step over the gap (median over
+# series), and the share of series whose box of possible copies, $|x'_i - x_i| \le$ step$_i$,
+# overlaps the box of a series of another class (where no classifier can label every copy
+# correctly). Beside them, Out-Sign-Grad minus `none` in clean accuracy (mean over seeds, and
+# the worst seed), points:
+
+# %% tags=["remove-input"]
+reach = experiment.run(PROFILE, "step-reach", progress=True)
+reach_wide = reach.pivot_table(index=["dataset", "beta"], columns="metric", values="value")
+all_balanced = pd.concat([table, more, beyond, collapse_grid])
+clean_gain = (gains(all_balanced[all_balanced["method"].isin(["none", "out-sign-grad"])
+                                 & (all_balanced["beta"] == SETTINGS.augment.beta)
+                                 & (all_balanced["metric"] == "clean_accuracy")])
+              .groupby("dataset")["gain"].agg(["mean", "min"]) * 100)
+reach_shown = (reach_wide.xs(SETTINGS.augment.beta, level="beta")
+               .join(clean_gain.rename(columns={"mean": "clean change", "min": "worst seed"}))
+               .reindex(reach[reach["beta"] == SETTINGS.augment.beta]["dataset"].unique())
+               .sort_values("step_to_gap"))
+reach_shown["box_overlap_share"] *= 100
+for_reader(reach_shown[["step_mean", "gap_median", "step_to_gap", "box_overlap_share", "clean change", "worst seed"]]
+           .round({"step_mean": 3, "gap_median": 3, "step_to_gap": 2, "box_overlap_share": 1, "clean change": 1,
+                   "worst seed": 1}),
+           labels={"step_mean": "mean step", "gap_median": "gap (median)", "step_to_gap": "step / gap",
+                   "box_overlap_share": "boxes overlapping, %"})
+
+# %% tags=["remove-cell"]
+reach_order = reach_shown.index.tolist()
+glue("reach-largest", f"{reach_order[-1]} ({reach_shown['step_to_gap'].iloc[-1]:.2f})", display=False)
+glue("reach-next", f"{reach_order[-2]} ({reach_shown['step_to_gap'].iloc[-2]:.2f})", display=False)
+glue("reach-rest-max", f"{reach_shown['step_to_gap'].iloc[-3]:.2f}", display=False)
+overlapping = reach_shown.index[reach_shown["box_overlap_share"] > 0]
+glue("reach-overlap", "; ".join(f"{d} {reach_shown.loc[d, 'box_overlap_share']:.1f}%" for d in overlapping)
+     or "no set", display=False)
+small_steps = reach_shown.iloc[:-2]
+outlier = small_steps["worst seed"].idxmin()
+glue("reach-exception", f"{outlier} loses {-small_steps.loc[outlier, 'worst seed']:.1f} points at its worst seed "
+     f"with a step of {small_steps.loc[outlier, 'step_to_gap']:.2f} of the gap", display=False)
+reach_vs_clean = spearmanr(reach_shown["step_to_gap"], reach_shown["clean change"])
+glue("reach-r", float(reach_vs_clean.statistic), display=False)
+glue("reach-p", float(reach_vs_clean.pvalue), display=False)
+glue("n-reach-sets", len(reach_shown), display=False)
+shorter = reach_wide.xs(collapse_name, level="dataset")
+glue("collapse-short-step", "; ".join(f"β={b:g}: mean step {shorter.loc[b, 'step_mean']:.3f}, step / gap "
+                                      f"{shorter.loc[b, 'step_to_gap']:.2f}" for b in SETTINGS.collapse_betas),
+     display=False)
+
+# %% [markdown]
+# Sorted by the step over the gap, {glue:text}`reach-largest` comes last, then
+# {glue:text}`reach-next`; on every other set the step is at most
+# {glue:text}`reach-rest-max` of the gap. Boxes of different classes overlap on
+# {glue:text}`reach-overlap`. The ratio picks out the set where Out-Sign-Grad does not fit
+# and the set where it loses the most clean accuracy on average, but it does not explain
+# every loss: {glue:text}`reach-exception`. Across the {glue:text}`n-reach-sets` sets, the step over the
+# gap and Out-Sign-Grad's change in clean accuracy have a Spearman correlation of
+# {glue:text}`reach-r:.2f` (p = {glue:text}`reach-p:.3f`; with so few sets, read it as a
+# description, not a test). On {glue:text}`collapse-dataset` the smaller bound shortens the
+# step ({glue:text}`collapse-short-step`).
+#
+# Our reading, which these runs support but do not prove: Out-Sign-Grad breaks where its
+# step is about as long as the distance between the classes. There, the copy of a series
+# made against the current network lands among the other class's series with its own
+# label, the network cannot be right on both, and the loss is lowest for a network that
+# predicts the class shares alone, the flat line of the figure. Which single class such a
+# network predicts at test time is then decided by small differences in its nearly constant
+# outputs ({glue:text}`collapse-which-class`). The paper's eight sets may all lie on the
+# safe side: this chapter measures two of them. Before using Out-Sign-Grad on new data, compute
+# `step_reach` for its step; where the step over the gap is large, a smaller $\beta$ is
+# the first thing to try.
 
 # %% [markdown]
 # ### Under imbalance
@@ -1408,6 +1600,13 @@ for metric in ("fgsm_accuracy", "bim_accuracy"):
 #   BIM and clean accuracy correlate at {glue:text}`step-tradeoff-r:.2f` (Spearman, p =
 #   {glue:text}`step-tradeoff-p:.3f`).
 #   {glue:text}`step-length-reading`.
+# - **Where Out-Sign-Grad breaks**: on {glue:text}`collapse-dataset` its clean accuracy per
+#   seed is {glue:text}`collapse-osg-clean` (`none`: {glue:text}`collapse-none-clean`); its
+#   training loss stays near the class-prior entropy ({glue:text}`collapse-osg-lowest`
+#   against {glue:text}`prior-entropy:.3f`). {glue:text}`collapse-control-reading`. Its mean
+#   step over the gap to the nearest series of another class is largest there,
+#   {glue:text}`reach-largest`, and at most {glue:text}`reach-rest-max` on the sets other
+#   than {glue:text}`reach-next`.
 # - **Under imbalance** ({glue:text}`imbalance`), Out-Sign-Grad changes minority-half BIM
 #   accuracy by {glue:text}`imb-out-sign-grad-bim:+.1f` points and minority-half clean
 #   accuracy by {glue:text}`imb-out-sign-grad-clean:+.1f`: each series gets one augmented

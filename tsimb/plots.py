@@ -164,17 +164,19 @@ def plot_metric_vs(table: pd.DataFrame, x: str, metric: str, hue: str = "method"
 
 
 def plot_loss_traces(traces: pd.DataFrame, hue: str = "run", reference: tuple[str, float] | None = None,
-                     log_y: bool = False) -> plt.Axes:
+                     order: Iterable[str] | None = None, log_y: bool = False) -> plt.Axes:
     """Training loss per epoch, one line per ``hue`` value (mean and sd over seeds where a
     value has several), from a tidy table with the columns ``epoch``, ``loss`` and ``hue``
     (:func:`tsimb.experiments.stored_traces` gives one). ``reference``: a dashed horizontal
     line and its legend entry, e.g. ``("class-prior entropy", 0.646)``: the loss of a
-    network that predicts the class shares and learns nothing else."""
+    network that predicts the class shares and learns nothing else. ``order``: the ``hue``
+    values in legend order (default: as they first appear)."""
     missing = [c for c in ("epoch", "loss", hue) if c not in traces.columns]
     if missing:
         raise ValueError(f"plot_loss_traces needs the columns {missing}; got {list(traces.columns)}")
     fig, ax = plt.subplots(figsize=(MAX_WIDTH_IN, 3.6))
-    sns.lineplot(data=traces, x="epoch", y="loss", hue=hue, errorbar="sd", palette=PALETTE, ax=ax)
+    sns.lineplot(data=traces, x="epoch", y="loss", hue=hue, hue_order=None if order is None else list(order),
+                 errorbar="sd", palette=PALETTE, ax=ax)
     if reference is not None:
         name, value = reference
         ax.axhline(value, color="0.3", lw=1.2, ls="--", label=name)

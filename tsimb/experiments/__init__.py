@@ -4,7 +4,7 @@ book chapter (its settings per profile, its grids, its run function, its publish
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -192,9 +192,11 @@ def stored_seconds(chapter: str, profile: str | None = None, store: RunStore | N
     return [float(r["provenance"]["seconds"]) for r in _matching(records, where) if "provenance" in r]
 
 
-def _identity(record: dict) -> dict:
-    """The columns that name a stored run in the tidy tables read from the store."""
-    return {key: record["config"].get(key) for key in ("dataset", "method", "seed")}
+def _identity(record: dict, derived: Mapping[str, Callable[[dict], object]]) -> dict:
+    """The columns that name a stored run in the tidy tables read from the store: data set,
+    method, seed and the chapter's derived columns (``Experiment.derived``, e.g. a step bound)."""
+    return {**{key: record["config"].get(key) for key in ("dataset", "method", "seed")},
+            **{name: column(record["config"]) for name, column in derived.items()}}
 
 
 def _matching(records: list[dict], where: dict[str, object]) -> list[dict]:
@@ -206,12 +208,14 @@ def stored_traces(chapter: str, profile: str | None = None, store: RunStore | No
                   grids: Iterable[str] | None = None, **where: object) -> pd.DataFrame:
     """The training-loss traces of the stored runs of a chapter's grids under ``profile``
     (or of the named ``grids``) whose configuration has every ``where`` value, as a tidy
-    table: dataset, method, seed, epoch, loss (the loss the run's training minimised, one
-    value an epoch). Whether a budget let a network converge is read from it, not assumed."""
+    table: dataset, method, seed, the chapter's derived columns (``Experiment.derived``),
+    epoch, loss (the loss the run's training minimised, one value an epoch). Whether a
+    budget let a network converge is read from it, not assumed."""
     records, _ = _stored_records(chapter, profile, store, grids)
-    rows = [dict(**_identity(r), epoch=epoch, loss=loss)
+    derived = experiment(chapter).derived
+    rows = [dict(**_identity(r, derived), epoch=epoch, loss=loss)
             for r in _matching(records, where) for epoch, loss in enumerate(r.get("trace") or [])]
-    return pd.DataFrame(rows, columns=["dataset", "method", "seed", "epoch", "loss"])
+    return pd.DataFrame(rows, columns=["dataset", "method", "seed", *derived, "epoch", "loss"])
 
 
 def stored_provenance(chapter: str, profile: str | None = None, store: RunStore | None = None,
@@ -219,15 +223,16 @@ def stored_provenance(chapter: str, profile: str | None = None, store: RunStore 
                       **where: object) -> pd.DataFrame:
     """The provenance of the stored runs of a chapter's grids under ``profile`` (or of the
     named ``grids``) whose configuration has every ``where`` value, as a table: dataset,
-    method, seed, kind (the configuration's, e.g. "masking"; None for a plain run) and each
-    of ``fields`` (None where a record lacks it). How a run was computed (e.g. with how
+    method, seed, the chapter's derived columns, kind (the configuration's, e.g. "masking";
+    None for a plain run) and each of ``fields`` (None where a record lacks it). How a run was computed (e.g. with how
     many threads, which changes its floating-point path) is read from it, not typed."""
     records, _ = _stored_records(chapter, profile, store, grids)
-    rows = [dict(**_identity(r), kind=r["config"].get("kind"),
+    derived = experiment(chapter).derived
+    rows = [dict(**_identity(r, derived), kind=r["config"].get("kind"),
                  **{f: (r.get("provenance") or {}).get(f) if isinstance(r.get("provenance"), dict) else None
                     for f in fields})
             for r in _matching(records, where)]
-    return pd.DataFrame(rows, columns=["dataset", "method", "seed", "kind", *fields])
+    return pd.DataFrame(rows, columns=["dataset", "method", "seed", *derived, "kind", *fields])
 
 
 def running_note(chapter: str, profile: str | None = None, store: RunStore | None = None) -> str:
