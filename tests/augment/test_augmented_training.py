@@ -387,7 +387,10 @@ def test_cli_fills_the_store(tmp_path, monkeypatch):
     table = pd.read_csv(out)
     assert set(table["protocol"]) == {"balanced", "step-10"}
     assert {"bim_accuracy", "bim_accuracy_minority"} <= set(table["metric"])
-    assert len(pd.read_json(store / "ode-augmentation.jsonl", lines=True)) == 3
+    stored = pd.read_json(store / "ode-augmentation.jsonl", lines=True)
+    # three trained runs, and the step's reach measured on the one set (nothing trained)
+    kinds = [config.get("kind") for config in stored["config"]]
+    assert len(stored) == 4 and kinds.count("data") == 1
     assert main(["run", "ode-augmentation", "--out", str(tmp_path / "missing" / "t.csv"), "--store", str(store)]) == 2
 
 
