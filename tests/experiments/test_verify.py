@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from tsimb.cli import main
 from tsimb.data import Imbalance
 from tsimb.experiments import baselines as experiment
 from tsimb.experiments import provenance_line
-from tsimb.experiments.runner import numerics, run_grid
+from tsimb.experiments.runner import execute, numerics, run_grid
 from tsimb.experiments.store import RunStore, StoreError, config_key
 from tsimb.experiments.verify import FULL_MODE, draw, rotation_pool, rotation_turn, verify, verify_run
 from tsimb.runtime import get_device
@@ -128,6 +129,21 @@ def test_verify_run_reports_rather_than_crashes_on_a_foreign_or_bare_record(tmp_
     bare = {k: v for k, v in record.items() if k != "provenance"}
     check = verify_run("baselines", bare, replay_epochs=1)
     assert check.ok and "within 2%" in check.mode  # how it was made is unknown: a replay within the tolerance
+
+
+def test_a_run_without_a_trace_made_here_is_re_executed_in_full_however_long_it_took():
+    # the ODE chapter's step-reach measurements train nothing: there is no trace to replay
+    from tsimb.experiments import ode_augmentation as ode
+
+    tiny = replace(ode.SETTINGS["quick"], ode_budget=ode.ODEBudget(epochs=1))
+    config = {**ode._config("ItalyPowerDemand", Imbalance("none"), "out-sign-grad", 0, tiny), "kind": "data"}
+    metrics = execute(ode.EXPERIMENT.run_one, config, 1)["metrics"]  # on one thread, as the record says
+    record = dict(key=config_key(config), config=config, metrics=metrics, trace=[],
+                  provenance=dict(seconds=1000.0, threads=1, numerics=numerics(get_device(), 1)))
+    check = verify_run("ode-augmentation", record, full_seconds=0.0)
+    assert check.mode == FULL_MODE and check.ok, check.detail
+    check = verify_run("ode-augmentation", {**record, "metrics": {**metrics, "step_mean": 1.0}}, full_seconds=0.0)
+    assert not check.ok and "step_mean" in check.detail
 
 
 def test_provenance_line_counts_runs_without_provenance_instead_of_failing(tmp_path):

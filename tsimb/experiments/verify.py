@@ -203,7 +203,8 @@ def verify_run(chapter: str, record: dict, full_seconds: float = FULL_SECONDS,
     """Re-execute or replay one stored run and compare (see the module docstring). ``full``
     forces a full re-execution (True) or a replay (False); by default a run made here that
     took at most ``full_seconds`` is re-executed in full. A full re-execution needs this
-    machine's numerics; without them the run is replayed."""
+    machine's numerics; without them the run is replayed. A run made here without a trace
+    is always re-executed in full: it has nothing to replay."""
     module = experiment(chapter)
     config = record["config"]
     threads = _threads(record)
@@ -213,7 +214,9 @@ def verify_run(chapter: str, record: dict, full_seconds: float = FULL_SECONDS,
                   seed if isinstance(seed, int) else -1, role, "", True, "")
     trace = record.get("trace") or []
     try:
-        if same and (full if full is not None else stored_seconds(record) <= full_seconds):
+        # a run without a trace (a measurement, a generator's scores) has nothing to replay:
+        # made here, it is re-executed in full whatever it took (the rotation's budget bounds it)
+        if same and (full if full is not None else stored_seconds(record) <= full_seconds or not trace):
             check.mode = FULL_MODE
             new = execute(module.run_one, config, threads)
             stored = record.get("metrics", {})
