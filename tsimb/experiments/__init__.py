@@ -224,8 +224,9 @@ def stored_provenance(chapter: str, profile: str | None = None, store: RunStore 
     """The provenance of the stored runs of a chapter's grids under ``profile`` (or of the
     named ``grids``) whose configuration has every ``where`` value, as a table: dataset,
     method, seed, the chapter's derived columns, kind (the configuration's, e.g. "masking";
-    None for a plain run) and each of ``fields`` (None where a record lacks it). How a run was computed (e.g. with how
-    many threads, which changes its floating-point path) is read from it, not typed."""
+    None for a plain run) and each of ``fields`` (None where a record lacks it). How a run
+    was computed (e.g. with how many threads, which changes its floating-point path) is
+    read from it, not typed."""
     records, _ = _stored_records(chapter, profile, store, grids)
     derived = experiment(chapter).derived
     rows = [dict(**_identity(r, derived), kind=r["config"].get("kind"),

@@ -22,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
-
 import torch
+from sklearn.model_selection import train_test_split
 
 from ..augment import (AUGMENTED_METHODS, TIME_UNITS, AugmentSettings, ODEBudget, derivative_in_unit,
                        fitted_odenet, step_reach)
@@ -502,7 +501,8 @@ MASKING_LONG_CLAIMS = tuple(replace(c, text=c.text.replace("BIM accuracy", "accu
 
 EXPERIMENT = Experiment(
     chapter=CHAPTER, code_version=CODE_VERSION, settings=SETTINGS, build_grids=build_grids,
-    used_datasets=used_datasets, score=score, score_members=score_members, measure=measure, split=split, model_key="classifier",
+    used_datasets=used_datasets, score=score, score_members=score_members, measure=measure, split=split,
+    model_key="classifier",
     bookkeeping=("chapter", "version", "budget", "ode_budget", "augment", "test_size", "classifier", "masking",
                  "masking_size"),
     derived=DERIVED,
