@@ -97,3 +97,18 @@ def test_two_workers_give_the_records_of_one_thread_in_process(tmp_path, monkeyp
         assert record["provenance"]["threads"] == 1
         assert record["provenance"]["numerics"] == reference[key]["provenance"]["numerics"]
         assert (record["metrics"], record["trace"]) == (reference[key]["metrics"], reference[key]["trace"])
+
+
+def test_sigterm_stops_a_driver_as_ctrl_c_does_and_the_old_handler_comes_back():
+    # a driver killed by `kill`/`pkill` must stop its workers too (as on Ctrl-C), not leave
+    # them computing runs nobody will store
+    import os
+    import signal
+
+    from tsimb.experiments.runner import terminate_as_interrupt
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        with terminate_as_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)  # Python runs the handler right after this call
+    assert signal.getsignal(signal.SIGTERM) is before

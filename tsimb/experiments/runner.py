@@ -14,12 +14,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import platform
+import signal
 import subprocess
+import threading
 import time
 import warnings
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -217,6 +219,26 @@ def worker_pool(workers: int, threads: int) -> ProcessPoolExecutor:
                                initializer=_init_worker, initargs=(threads,))
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextmanager
+def terminate_as_interrupt():
+    """Inside: SIGTERM (``kill``, ``pkill``) acts as Ctrl-C, so that a driver stopped that
+    way stops its worker processes too instead of leaving them computing runs nobody will
+    store. Only in the main thread (where Python handles signals); the previous handler is
+    restored on leaving."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def execute(run: RunFn, config: Config, n_threads: int | None = None, epochs: int | None = None) -> dict:
     """Run one configuration and return its record (without ``key``): metrics or the
     skip reason, trace, provenance. Module-level, so process pools and Dask can ship it."""
@@ -360,7 +382,7 @@ def _compute(missing: list[dict], run: RunFn, chapter: str, target: RunStore, so
         if ensemble is not None:
             deferred = _as_ensembles(missing, run, ensemble, target, already_done, take, finish)
         elif executor is None and plan.workers > 1:
-            with worker_pool(plan.workers, plan.threads) as pool:
+            with worker_pool(plan.workers, plan.threads) as pool, terminate_as_interrupt():
                 deferred = _on_workers(pool, plan, missing, run, target, already_done, take, finish)
         elif executor is None:
             for config in missing:
