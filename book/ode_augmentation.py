@@ -1433,15 +1433,16 @@ glue("collapse-short-step", "; ".join(f"β={b:g}: mean step {shorter.loc[b, 'ste
 # is not it: {glue:text}`larger-fitting`.
 #
 # Our reading, which these runs support but do not prove: Out-Sign-Grad breaks where its
-# step is about as long as the distance between the classes. There, the copy of a series
-# made against the current network lands among the other class's series with its own
-# label, the network cannot be right on both, and the loss is lowest for a network that
-# predicts the class shares alone, the flat line of the figure. Which single class such a
-# network predicts at test time is then decided by small differences in its nearly constant
+# step is about as long as the distance between the classes. There, a copy made against the
+# current network moves a series about as far as its nearest neighbour of the other class,
+# with its own label kept. The better the network fits the originals, the more its copies
+# cost, and the loss is lowest near a network that predicts the class shares alone: the flat
+# line of the figure, which some seeds leave late or not at all. Which single class such a
+# network predicts at test time is decided by small differences in its nearly constant
 # outputs ({glue:text}`collapse-which-class`). The paper's eight sets may all lie on the
-# safe side: this chapter measures two of them. Before using Out-Sign-Grad on new data, compute
-# `step_reach` for its step; where the step over the gap is large, a smaller $\beta$ is
-# the first thing to try.
+# safe side: this chapter measures two of them. Before using Out-Sign-Grad on new data,
+# compute `step_reach` for its step; where the step over the gap is large, a smaller
+# $\beta$ is the first thing to try.
 
 # %% [markdown]
 # ### Under imbalance
