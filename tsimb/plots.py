@@ -167,7 +167,7 @@ def plot_loss_traces(traces: pd.DataFrame, hue: str = "run", reference: tuple[st
                      order: Iterable[str] | None = None, log_y: bool = False) -> plt.Axes:
     """Training loss per epoch, one line per ``hue`` value (mean and sd over seeds where a
     value has several), from a tidy table with the columns ``epoch``, ``loss`` and ``hue``
-    (:func:`tsimb.experiments.stored_traces` gives one). ``reference``: a dashed horizontal
+    (:func:`tsimb.experiments.stored_traces` gives one). ``reference``: a wide grey horizontal
     line and its legend entry, e.g. ``("class-prior entropy", 0.646)``: the loss of a
     network that predicts the class shares and learns nothing else. ``order``: the ``hue``
     values in legend order (default: as they first appear)."""
@@ -175,11 +175,14 @@ def plot_loss_traces(traces: pd.DataFrame, hue: str = "run", reference: tuple[st
     if missing:
         raise ValueError(f"plot_loss_traces needs the columns {missing}; got {list(traces.columns)}")
     fig, ax = plt.subplots(figsize=(MAX_WIDTH_IN, 3.6))
-    sns.lineplot(data=traces, x="epoch", y="loss", hue=hue, hue_order=None if order is None else list(order),
+    order = None if order is None else list(order)
+    # a dash pattern per line as well as a colour: neighbouring colours of the palette are
+    # hard to tell apart in thin lines
+    sns.lineplot(data=traces, x="epoch", y="loss", hue=hue, hue_order=order, style=hue, style_order=order,
                  errorbar="sd", palette=PALETTE, ax=ax)
     if reference is not None:
         name, value = reference
-        ax.axhline(value, color="0.3", lw=1.2, ls="--", label=name)
+        ax.axhline(value, color="0.55", lw=2.5, alpha=0.6, zorder=1, label=name)  # a grey band, unlike the runs
     if log_y:
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
