@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 # the two sum in different orders: a ResNet trained three epochs on GunPoint gives other
 # losses on one machine and the other (measured on an AVX-512 machine by switching the
 # ISA; this is why outputs made on an AVX-512 machine failed nbval on an AVX2 one).
-# Capping every library at AVX2 makes all AVX2-capable x86-64 CPUs take the same code
-# path. oneDNN reads its variable lazily, at its first primitive, so setting it on import
+# Capping every library at AVX2 makes AVX2-capable x86-64 CPUs of one vendor take the same
+# code path; an AMD EPYC and an Intel Xeon still differ in the last bits (MKL), which is why
+# ``tsimb verify`` compares exactly only runs made on the same processor. oneDNN reads its variable lazily, at its first primitive, so setting it on import
 # works even after ``import torch``; MKL reads MKL_CBWR when it loads. A variable the user
 # has set is kept; TSIMB_NATIVE_ISA=1 leaves all three alone (faster on AVX-512 machines).
 REPRODUCIBLE_CPU_ENV = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"}

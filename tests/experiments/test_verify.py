@@ -131,6 +131,17 @@ def test_verify_run_reports_rather_than_crashes_on_a_foreign_or_bare_record(tmp_
     assert check.ok and "within 2%" in check.mode  # how it was made is unknown: a replay within the tolerance
 
 
+def test_a_run_made_on_another_processor_is_replayed_not_compared_exactly():
+    from tsimb.experiments.runner import device_name
+    from tsimb.experiments.verify import made_here
+
+    here = fake(0, 1.0)
+    assert made_here(here)  # no processor recorded: the numerics string decides
+    assert made_here({**here, "provenance": {**here["provenance"], "device": device_name(get_device())}})
+    elsewhere = {**here, "provenance": {**here["provenance"], "device": "another processor"}}
+    assert not made_here(elsewhere)
+
+
 def test_a_run_without_a_trace_made_here_is_re_executed_in_full_however_long_it_took():
     # the ODE chapter's step-reach measurements train nothing: there is no trace to replay
     from tsimb.experiments import ode_augmentation as ode
