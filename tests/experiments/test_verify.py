@@ -142,6 +142,23 @@ def test_a_run_made_on_another_processor_is_replayed_not_compared_exactly():
     assert not made_here(elsewhere)
 
 
+def test_runs_that_train_upstream_are_checked_only_where_they_were_made():
+    from dataclasses import replace as replace_field
+
+    from tsimb.experiments.verify import screen
+
+    here, elsewhere = fake(0, 1.0), fake(1, 1.0, where="cpu/other/numerics")
+    for record in (here, elsewhere):
+        record["config"].update(chapter="baselines", version=experiment.EXPERIMENT.code_version)
+    records = {"k00": here, "k01": elsewhere}
+    kept, notes = screen(experiment.EXPERIMENT, records)
+    assert set(kept) == {"k00", "k01"} and not notes  # a replay elsewhere is a check
+    upstream = replace_field(experiment.EXPERIMENT, upstream_training="a reference network")
+    kept, notes = screen(upstream, records)
+    assert set(kept) == {"k00"} and "1 run(s) made on another processor" in notes[0]
+    assert "a reference network" in notes[0]
+
+
 def test_a_run_without_a_trace_made_here_is_re_executed_in_full_however_long_it_took():
     # the ODE chapter's step-reach measurements train nothing: there is no trace to replay
     from tsimb.experiments import ode_augmentation as ode

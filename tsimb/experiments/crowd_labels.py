@@ -375,4 +375,8 @@ EXPERIMENT = Experiment(
     bookkeeping=("chapter", "version", "budget", "annotators", "reference", "iced", "test_fraction", "split_seed",
                  "minority_removed"),
     reference_method=REFERENCE_METHOD, own_methods=OWN_METHODS, claims=CLAIMS, paper_results=paper_results,
+    # measured: on an Intel Xeon, runs made on an AMD EPYC began 2-7% apart in their first
+    # epoch's loss, their majority-vote labels a point apart
+    upstream_training="the reference network that judges each series' difficulty (sec. 3.3.1), which decides "
+                      "what the simulated annotators answer",
 )
