@@ -153,10 +153,15 @@ def test_runs_that_train_upstream_are_checked_only_where_they_were_made():
     records = {"k00": here, "k01": elsewhere}
     kept, notes = screen(experiment.EXPERIMENT, records)
     assert set(kept) == {"k00", "k01"} and not notes  # a replay elsewhere is a check
-    upstream = replace_field(experiment.EXPERIMENT, upstream_training="a reference network")
+    upstream = replace_field(experiment.EXPERIMENT, not_replayable=lambda config: "it trains a reference network")
     kept, notes = screen(upstream, records)
     assert set(kept) == {"k00"} and "1 run(s) made on another processor" in notes[0]
-    assert "a reference network" in notes[0]
+    assert "it trains a reference network" in notes[0]
+    # the ODE chapter: only the augmentations that take a sign at every point
+    from tsimb.experiments import ode_augmentation as ode
+
+    assert ode.sign_dependent({"method": "out-sign-grad+fs"}) and ode.sign_dependent({"method": "in-sign-grad"})
+    assert ode.sign_dependent({"method": "none"}) is None and ode.sign_dependent({"method": "spec-den"}) is None
 
 
 def test_a_run_without_a_trace_made_here_is_re_executed_in_full_however_long_it_took():

@@ -377,6 +377,6 @@ EXPERIMENT = Experiment(
     reference_method=REFERENCE_METHOD, own_methods=OWN_METHODS, claims=CLAIMS, paper_results=paper_results,
     # measured: on an Intel Xeon, runs made on an AMD EPYC began 2-7% apart in their first
     # epoch's loss, their majority-vote labels a point apart
-    upstream_training="the reference network that judges each series' difficulty (sec. 3.3.1), which decides "
-                      "what the simulated annotators answer",
+    not_replayable=lambda config: ("each run first trains the reference network that judges each series' "
+                                   "difficulty (sec. 3.3.1), which decides what the simulated annotators answer"),
 )

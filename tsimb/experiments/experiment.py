@@ -72,10 +72,12 @@ class Experiment:
         bookkeeping: configuration keys the tidy table leaves out.
         derived: extra tidy-table columns computed from each configuration.
         reference_method, own_methods: what ``verify`` always samples.
-        upstream_training: what a run trains before its own first epoch, if anything (e.g.
-            a reference network whose judgement makes the run's labels): a processor's last
-            bits change it and so the run's data, and ``verify`` checks such runs only on
-            the processor that made them.
+        not_replayable: ``config -> reason or None``: why a run of this configuration,
+            made on another processor, cannot be replayed here (e.g. it first trains a
+            reference network whose judgement makes its labels, or it takes the sign of a
+            gradient at every point, which flips where the gradient is near zero): the
+            processor's last bits change the run's data, and ``verify`` checks such runs only
+            on the processor that made them.
         claims: the paper's claims (:class:`~tsimb.evaluation.Claim`).
         paper_results: ``() -> tidy table`` of the paper's published numbers.
     """
@@ -95,7 +97,7 @@ class Experiment:
     derived: Mapping[str, Callable[[Config], Any]] = field(default_factory=dict)
     reference_method: str = "none"
     own_methods: tuple[str, ...] = ()
-    upstream_training: str | None = None
+    not_replayable: Callable[[Config], str | None] | None = None
     claims: tuple[Claim, ...] = ()
     paper_results: Callable[[], pd.DataFrame] | None = None
 

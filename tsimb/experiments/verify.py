@@ -123,14 +123,16 @@ def screen(module: Experiment, records: dict[str, dict]) -> tuple[dict[str, dict
     if versions:
         notes.append(f"{sum(versions.values())} run(s) of another code version ({', '.join(sorted(versions))}; "
                      f"this code is {version}) are not served by the chapter: left out, not verified")
-    if module.upstream_training:
-        elsewhere = [key for key, r in kept.items() if _provenance(r) and not made_here(r)]
-        for key in elsewhere:
-            del kept[key]
-        if elsewhere:
-            notes.append(f"{len(elsewhere)} run(s) made on another processor or with other numerics are left out: "
-                         f"each first trains {module.upstream_training}, whose last bits change the run's data "
-                         "on another processor, so a replay here is not a check")
+    if module.not_replayable is not None:
+        reasons: Counter = Counter()
+        for key, record in list(kept.items()):
+            reason = module.not_replayable(record["config"])
+            if reason and _provenance(record) and not made_here(record):
+                reasons[reason] += 1
+                del kept[key]
+        notes += [f"{n} run(s) made on another processor or with other numerics are left out: {reason}, so the "
+                  "processor's last bits change the run's data and a replay here is not a check"
+                  for reason, n in sorted(reasons.items())]
     bare = sum(not _provenance(r) for r in kept.values())
     if bare:
         notes.append(f"{bare} run(s) have no provenance: they can only be replayed within the tolerance")
