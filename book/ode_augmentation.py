@@ -1252,7 +1252,8 @@ collapse_order = ["none", *(step_label(m, SETTINGS.augment.beta) for m in ("out-
                   *(step_label("out-sign-grad", b) for b in SETTINGS.collapse_betas)]
 # the loss of a network that has learned the class shares and nothing else (nats, as the
 # cross-entropy; scipy normalises the counts), and the epochs a run spends near it
-collapse_train, collapse_test = tsimb.load_train_test(collapse_name)
+# the larger sets' splits are loaded above; a collapse set outside them is loaded here
+collapse_train, collapse_test = larger_splits.get(collapse_name) or tsimb.load_train_test(collapse_name)
 prior_entropy = float(entropy(np.bincount(collapse_train.y)))
 PLATEAU = 0.05  # within 5% of the class-prior entropy
 plateau_column = "epochs at the class-prior loss"
